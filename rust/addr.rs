@@ -1,0 +1,738 @@
+//! Address packing: `inet_aton`, `inet_ntoa`, `inet_pton`, `inet_ntop`, `hton*`/`ntoh*`
+//! and their batch forms. The parsers and formatters are plain Rust that follow glibc's
+//! `inet_aton(3)`, `inet_pton(3)` and `inet_ntop(3)` to the letter, because the stdlib
+//! calls those and they are the specification; the `#[pyfunction]` layer only converts
+//! arguments and raises the exceptions `Modules/socketmodule.c` raises.
+
+use pyo3::exceptions::{PyOSError, PyOverflowError, PyTypeError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyInt, PyList, PyString};
+
+use crate::buffer::ByteView;
+use crate::errors::{arg_type_error, os_error_from_errno, type_name, with_context};
+
+const AF_INET: i32 = libc::AF_INET;
+const AF_INET6: i32 = libc::AF_INET6;
+
+// ---------------------------------------------------------------------------------------
+// Pure logic
+// ---------------------------------------------------------------------------------------
+
+/// glibc `inet_aton`: one to four parts separated by dots, each a C integer literal
+/// (`0x` hex, leading `0` octal, else decimal); the last part fills the remaining bytes
+/// (`127.1` is 127.0.0.1). Parsing stops at the first ASCII whitespace character, and
+/// whatever follows it is ignored (`"1.2.3.4 junk"` is accepted).
+pub fn parse_inet_aton(s: &[u8]) -> Option<[u8; 4]> {
+    const MAX_LAST: [u64; 4] = [0xffff_ffff, 0x00ff_ffff, 0xffff, 0xff];
+    let mut parts = [0u8; 4];
+    let mut nparts = 0usize;
+    let mut i = 0usize;
+    let val = loop {
+        // Every part must start with a digit (glibc checks `isdigit` before `strtoul`, so
+        // signs and leading spaces, which strtoul would accept, are refused).
+        if !s.get(i).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        let (val, used) = strtoul_base0(&s[i..]);
+        i += used;
+        let val = val?;
+        if s.get(i) == Some(&b'.') {
+            if nparts > 2 || val > 0xff {
+                return None;
+            }
+            parts[nparts] = val as u8;
+            nparts += 1;
+            i += 1;
+        } else {
+            break val;
+        }
+    };
+    match s.get(i) {
+        None => {}
+        Some(c) if is_c_space(*c) => {}
+        Some(_) => return None,
+    }
+    if val > MAX_LAST[nparts] {
+        return None;
+    }
+    let word = u32::from_be_bytes(parts) | (val as u32);
+    Some(word.to_be_bytes())
+}
+
+/// `isspace` in the C locale.
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// `strtoul(s, &end, 0)` for a string that starts with a digit: returns the value (None on
+/// overflow past 32 bits, where glibc's caller rejects it anyway) and the bytes consumed.
+/// `"0x"` not followed by a hex digit parses as `0`, leaving the `x` unconsumed, as in C.
+fn strtoul_base0(s: &[u8]) -> (Option<u64>, usize) {
+    let (radix, start) = if s.len() >= 3
+        && s[0] == b'0'
+        && (s[1] | 0x20) == b'x'
+        && s[2].is_ascii_hexdigit()
+    {
+        (16u64, 2usize)
+    } else if s[0] == b'0' {
+        (8, 0)
+    } else {
+        (10, 0)
+    };
+    let mut val: Option<u64> = Some(0);
+    let mut i = start;
+    while let Some(&c) = s.get(i) {
+        let d = match (c as char).to_digit(radix as u32) {
+            Some(d) => u64::from(d),
+            None => break,
+        };
+        val = val
+            .and_then(|v| v.checked_mul(radix))
+            .and_then(|v| v.checked_add(d))
+            .filter(|v| *v <= 0xffff_ffff);
+        i += 1;
+    }
+    (val, i)
+}
+
+/// glibc `inet_pton(AF_INET)`: exactly four decimal parts, each at most 255, without
+/// leading zeros, and nothing else.
+pub fn parse_inet_pton4(s: &[u8]) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut octets = 0usize;
+    let mut saw_digit = false;
+    let mut cur: u32 = 0;
+    for &c in s {
+        if c.is_ascii_digit() {
+            if saw_digit && cur == 0 {
+                return None;
+            }
+            cur = cur * 10 + u32::from(c - b'0');
+            if cur > 255 {
+                return None;
+            }
+            if !saw_digit {
+                octets += 1;
+                if octets > 4 {
+                    return None;
+                }
+                saw_digit = true;
+            }
+            out[octets - 1] = cur as u8;
+        } else if c == b'.' && saw_digit {
+            if octets == 4 {
+                return None;
+            }
+            cur = 0;
+            saw_digit = false;
+        } else {
+            return None;
+        }
+    }
+    (octets == 4 && saw_digit).then_some(out)
+}
+
+/// glibc `inet_pton(AF_INET6)`: up to eight groups of at most four hex digits, one `::`,
+/// and an optional trailing dotted-quad IPv4 part.
+pub fn parse_inet_pton6(s: &[u8]) -> Option<[u8; 16]> {
+    let mut out = [0u8; 16];
+    let mut tp = 0usize;
+    let mut colonp: Option<usize> = None;
+    let mut i = 0usize;
+    if s.is_empty() {
+        return None;
+    }
+    if s[0] == b':' {
+        if s.get(1) != Some(&b':') {
+            return None;
+        }
+        i = 1;
+    }
+    let mut curtok = i;
+    let mut xdigits = 0usize;
+    let mut val: u32 = 0;
+    while i < s.len() {
+        let c = s[i];
+        i += 1;
+        if let Some(d) = (c as char).to_digit(16) {
+            if xdigits == 4 {
+                return None;
+            }
+            val = (val << 4) | d;
+            xdigits += 1;
+            continue;
+        }
+        if c == b':' {
+            curtok = i;
+            if xdigits == 0 {
+                if colonp.is_some() {
+                    return None;
+                }
+                colonp = Some(tp);
+                continue;
+            } else if i == s.len() {
+                return None;
+            }
+            if tp + 2 > 16 {
+                return None;
+            }
+            out[tp] = (val >> 8) as u8;
+            out[tp + 1] = val as u8;
+            tp += 2;
+            xdigits = 0;
+            val = 0;
+            continue;
+        }
+        if c == b'.' && tp + 4 <= 16 {
+            if let Some(v4) = parse_inet_pton4(&s[curtok..]) {
+                out[tp..tp + 4].copy_from_slice(&v4);
+                tp += 4;
+                xdigits = 0;
+                break;
+            }
+        }
+        return None;
+    }
+    if xdigits > 0 {
+        if tp + 2 > 16 {
+            return None;
+        }
+        out[tp] = (val >> 8) as u8;
+        out[tp + 1] = val as u8;
+        tp += 2;
+    }
+    if let Some(cp) = colonp {
+        if tp == 16 {
+            return None;
+        }
+        let n = tp - cp;
+        out.copy_within(cp..tp, 16 - n);
+        out[cp..16 - n].fill(0);
+        tp = 16;
+    }
+    (tp == 16).then_some(out)
+}
+
+/// Appends the decimal digits of `v` (0..=255).
+fn push_u8_decimal(out: &mut String, v: u8) {
+    if v >= 100 {
+        out.push((b'0' + v / 100) as char);
+    }
+    if v >= 10 {
+        out.push((b'0' + (v / 10) % 10) as char);
+    }
+    out.push((b'0' + v % 10) as char);
+}
+
+/// `inet_ntoa`/`inet_ntop(AF_INET)`: `"%u.%u.%u.%u"`.
+pub fn format_ipv4(a: &[u8; 4], out: &mut String) {
+    for (i, b) in a.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        push_u8_decimal(out, *b);
+    }
+}
+
+/// glibc `inet_ntop(AF_INET6)`: lowercase hex groups without leading zeros; the first
+/// longest run of two or more zero groups becomes `::`; an address whose first 80 bits are
+/// zero and next 16 are zero (IPv4-compatible, `::1.2.3.4`) or 0xffff (IPv4-mapped,
+/// `::ffff:1.2.3.4`) prints its last 32 bits as a dotted quad, unless that run is longer
+/// (so `::1` stays `::1`).
+pub fn format_ipv6(a: &[u8; 16], out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut words = [0u16; 8];
+    for (i, w) in words.iter_mut().enumerate() {
+        *w = u16::from_be_bytes([a[2 * i], a[2 * i + 1]]);
+    }
+    let (mut best_base, mut best_len) = (None::<usize>, 0usize);
+    let (mut cur_base, mut cur_len) = (None::<usize>, 0usize);
+    for (i, w) in words.iter().enumerate() {
+        if *w == 0 {
+            if cur_base.is_none() {
+                cur_base = Some(i);
+                cur_len = 1;
+            } else {
+                cur_len += 1;
+            }
+        } else if let Some(cb) = cur_base.take() {
+            if best_base.is_none() || cur_len > best_len {
+                best_base = Some(cb);
+                best_len = cur_len;
+            }
+        }
+    }
+    if let Some(cb) = cur_base {
+        if best_base.is_none() || cur_len > best_len {
+            best_base = Some(cb);
+            best_len = cur_len;
+        }
+    }
+    if best_len < 2 {
+        best_base = None;
+    }
+    let mut i = 0usize;
+    while i < 8 {
+        if let Some(bb) = best_base {
+            if i >= bb && i < bb + best_len {
+                if i == bb {
+                    out.push(':');
+                }
+                i += 1;
+                continue;
+            }
+        }
+        if i != 0 {
+            out.push(':');
+        }
+        if i == 6
+            && best_base == Some(0)
+            && (best_len == 6 || (best_len == 5 && words[5] == 0xffff))
+        {
+            format_ipv4(&[a[12], a[13], a[14], a[15]], out);
+            return;
+        }
+        let w = words[i];
+        let mut started = false;
+        for shift in [12u32, 8, 4, 0] {
+            let nib = ((w >> shift) & 0xf) as usize;
+            if nib != 0 || started || shift == 0 {
+                out.push(HEX[nib] as char);
+                started = true;
+            }
+        }
+        i += 1;
+    }
+    if let Some(bb) = best_base {
+        if bb + best_len == 8 {
+            out.push(':');
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Python layer
+// ---------------------------------------------------------------------------------------
+
+/// The UTF-8 bytes of a `str` argument, as the `s` format of `PyArg_ParseTuple` gives them:
+/// a `TypeError` for other types and a `ValueError` for an embedded NUL.
+fn c_string_arg<'a>(obj: &'a Bound<'_, PyAny>, func: &str, pos: usize) -> PyResult<&'a [u8]> {
+    let s = obj
+        .cast::<PyString>()
+        .map_err(|_| arg_type_error(func, pos, "str", obj))?;
+    let mut size: ffi::Py_ssize_t = 0;
+    // SAFETY: `s` is a live str; PyUnicode_AsUTF8AndSize returns a pointer to its cached UTF-8
+    // form (owned by the str object, valid as long as the object, which the caller's borrow
+    // outlives) or NULL with an exception set (lone surrogates).
+    let ptr = unsafe { ffi::PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
+    if ptr.is_null() {
+        return Err(PyErr::fetch(obj.py()));
+    }
+    // SAFETY: on success `ptr` points to `size` initialised bytes owned by the str.
+    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), size as usize) };
+    if bytes.contains(&0) {
+        return Err(PyValueError::new_err("embedded null character"));
+    }
+    Ok(bytes)
+}
+
+/// The bytes of a bytes-like argument (`y*`), without the buffer protocol for `bytes`.
+fn with_bytes_arg<R>(
+    obj: &Bound<'_, PyAny>,
+    func: &str,
+    pos: usize,
+    f: impl FnOnce(&[u8]) -> PyResult<R>,
+) -> PyResult<R> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return f(b.as_bytes());
+    }
+    let view = ByteView::readable(obj, func, pos)?;
+    f(view.as_slice())
+}
+
+/// The `int` argument of the `i` format: `__index__` honoured, C `int` range enforced.
+fn c_int_arg(obj: &Bound<'_, PyAny>) -> PyResult<i32> {
+    if obj.is_instance_of::<pyo3::types::PyFloat>() {
+        return Err(PyTypeError::new_err(
+            "'float' object cannot be interpreted as an integer",
+        ));
+    }
+    let v: i64 = obj.extract::<i64>().map_err(|e: PyErr| {
+        if e.is_instance_of::<PyTypeError>(obj.py()) {
+            PyTypeError::new_err(format!(
+                "'{}' object cannot be interpreted as an integer",
+                type_name(obj)
+            ))
+        } else {
+            e
+        }
+    })?;
+    if v > i64::from(i32::MAX) {
+        return Err(PyOverflowError::new_err(
+            "signed integer is greater than maximum",
+        ));
+    }
+    if v < i64::from(i32::MIN) {
+        return Err(PyOverflowError::new_err(
+            "signed integer is less than minimum",
+        ));
+    }
+    Ok(v as i32)
+}
+
+fn aton_error() -> PyErr {
+    PyOSError::new_err("illegal IP address string passed to inet_aton")
+}
+
+fn pton_error() -> PyErr {
+    PyOSError::new_err("illegal IP address string passed to inet_pton")
+}
+
+/// Mirrors `socket.inet_aton(ip_string)`.
+#[pyfunction]
+#[pyo3(signature = (ip_string, /))]
+fn inet_aton<'py>(ip_string: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let s = c_string_arg(ip_string, "inet_aton", 1)?;
+    let packed = parse_inet_aton(s).ok_or_else(aton_error)?;
+    Ok(PyBytes::new(ip_string.py(), &packed))
+}
+
+/// Mirrors `socket.inet_ntoa(packed_ip)`.
+#[pyfunction]
+#[pyo3(signature = (packed_ip, /))]
+fn inet_ntoa<'py>(packed_ip: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
+    let py = packed_ip.py();
+    with_bytes_arg(packed_ip, "inet_ntoa", 1, |b| {
+        let a: [u8; 4] = b
+            .try_into()
+            .map_err(|_| PyOSError::new_err("packed IP wrong length for inet_ntoa"))?;
+        let mut s = String::with_capacity(15);
+        format_ipv4(&a, &mut s);
+        Ok(PyString::new(py, &s))
+    })
+}
+
+/// Parses one `inet_pton` string for an already validated family into `out`.
+fn pton_into(af: i32, s: &[u8], out: &mut Vec<u8>) -> PyResult<()> {
+    if af == AF_INET {
+        out.extend_from_slice(&parse_inet_pton4(s).ok_or_else(pton_error)?);
+    } else {
+        out.extend_from_slice(&parse_inet_pton6(s).ok_or_else(pton_error)?);
+    }
+    Ok(())
+}
+
+fn check_pton_family(af: i32) -> PyResult<()> {
+    if af == AF_INET || af == AF_INET6 {
+        Ok(())
+    } else {
+        Err(os_error_from_errno(libc::EAFNOSUPPORT))
+    }
+}
+
+/// Mirrors `socket.inet_pton(address_family, ip_string)`.
+#[pyfunction]
+#[pyo3(signature = (address_family, ip_string, /))]
+fn inet_pton<'py>(
+    address_family: &Bound<'py, PyAny>,
+    ip_string: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let af = c_int_arg(address_family)?;
+    let s = c_string_arg(ip_string, "inet_pton", 2)?;
+    check_pton_family(af)?;
+    let mut out = Vec::with_capacity(16);
+    pton_into(af, s, &mut out)?;
+    Ok(PyBytes::new(ip_string.py(), &out))
+}
+
+/// Address size for `inet_ntop`, or the stdlib's `ValueError` for an unknown family.
+fn ntop_size(af: i32) -> PyResult<usize> {
+    match af {
+        AF_INET => Ok(4),
+        AF_INET6 => Ok(16),
+        _ => Err(PyValueError::new_err(format!("unknown address family {af}"))),
+    }
+}
+
+fn ntop_format(a: &[u8], out: &mut String) {
+    if let Ok(a4) = <&[u8; 4]>::try_from(a) {
+        format_ipv4(a4, out);
+    } else if let Ok(a16) = <&[u8; 16]>::try_from(a) {
+        format_ipv6(a16, out);
+    }
+}
+
+/// Mirrors `socket.inet_ntop(address_family, packed_ip)`.
+#[pyfunction]
+#[pyo3(signature = (address_family, packed_ip, /))]
+fn inet_ntop<'py>(
+    address_family: &Bound<'py, PyAny>,
+    packed_ip: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyString>> {
+    let py = packed_ip.py();
+    let af = c_int_arg(address_family)?;
+    with_bytes_arg(packed_ip, "inet_ntop", 2, |b| {
+        let size = ntop_size(af)?;
+        if b.len() != size {
+            return Err(PyValueError::new_err(
+                "invalid length of packed IP address string",
+            ));
+        }
+        let mut s = String::with_capacity(46);
+        ntop_format(b, &mut s);
+        Ok(PyString::new(py, &s))
+    })
+}
+
+/// `htons`/`ntohs` argument rules: `i` format, then a 16-bit range check.
+fn short_arg(x: &Bound<'_, PyAny>, func: &str) -> PyResult<u16> {
+    let v = c_int_arg(x)?;
+    if v < 0 {
+        return Err(PyOverflowError::new_err(format!(
+            "{func}: can't convert negative Python int to C 16-bit unsigned integer"
+        )));
+    }
+    u16::try_from(v).map_err(|_| {
+        PyOverflowError::new_err(format!(
+            "{func}: Python int too large to convert to C 16-bit unsigned integer"
+        ))
+    })
+}
+
+/// `htonl`/`ntohl` argument rules: an `int` (no `__index__`), at most 32 bits.
+fn long_arg(x: &Bound<'_, PyAny>) -> PyResult<u32> {
+    if !x.is_instance_of::<PyInt>() {
+        return Err(PyTypeError::new_err(format!(
+            "expected int, {} found",
+            type_name(x)
+        )));
+    }
+    // SAFETY: `x` is a live int; PyLong_AsUnsignedLong only reads it and, on failure,
+    // returns (unsigned long)-1 with an exception set.
+    let v = unsafe { ffi::PyLong_AsUnsignedLong(x.as_ptr()) };
+    if v == libc::c_ulong::MAX {
+        if let Some(err) = PyErr::take(x.py()) {
+            return Err(err);
+        }
+    }
+    u32::try_from(v).map_err(|_| PyOverflowError::new_err("int larger than 32 bits"))
+}
+
+/// Mirrors `socket.htons(x)`.
+#[pyfunction]
+#[pyo3(signature = (x, /))]
+fn htons(x: &Bound<'_, PyAny>) -> PyResult<u16> {
+    Ok(short_arg(x, "htons")?.to_be())
+}
+
+/// Mirrors `socket.ntohs(x)`.
+#[pyfunction]
+#[pyo3(signature = (x, /))]
+fn ntohs(x: &Bound<'_, PyAny>) -> PyResult<u16> {
+    Ok(u16::from_be(short_arg(x, "ntohs")?))
+}
+
+/// Mirrors `socket.htonl(x)`.
+#[pyfunction]
+#[pyo3(signature = (x, /))]
+fn htonl(x: &Bound<'_, PyAny>) -> PyResult<u32> {
+    Ok(long_arg(x)?.to_be())
+}
+
+/// Mirrors `socket.ntohl(x)`.
+#[pyfunction]
+#[pyo3(signature = (x, /))]
+fn ntohl(x: &Bound<'_, PyAny>) -> PyResult<u32> {
+    Ok(u32::from_be(long_arg(x)?))
+}
+
+/// Calls `f(index, item)` for every item of `iterable`, walking lists and tuples without
+/// an iterator object. An error from `f` gets the item's index appended to its message.
+fn for_each_item<'py>(
+    iterable: &Bound<'py, PyAny>,
+    mut f: impl FnMut(&Bound<'py, PyAny>) -> PyResult<()>,
+) -> PyResult<()> {
+    let py = iterable.py();
+    let mut index = 0usize;
+    let mut call = |item: &Bound<'py, PyAny>| -> PyResult<()> {
+        f(item).map_err(|e| with_context(py, e, &format!(" (at index {index})")))?;
+        index += 1;
+        Ok(())
+    };
+    if let Ok(list) = iterable.cast::<PyList>() {
+        // Index-based so a list mutated by a __index__/__str__ side effect cannot be
+        // read out of bounds: get_item re-checks the length each time.
+        let mut i = 0;
+        while let Ok(item) = list.get_item(i) {
+            call(&item)?;
+            i += 1;
+        }
+        return Ok(());
+    }
+    for item in iterable.try_iter()? {
+        call(&item?)?;
+    }
+    Ok(())
+}
+
+/// `b"".join(inet_aton(s) for s in ip_strings)`, in one call.
+#[pyfunction]
+#[pyo3(signature = (ip_strings, /))]
+fn inet_aton_many<'py>(ip_strings: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let mut out = Vec::with_capacity(ip_strings.len().unwrap_or(0) * 4);
+    for_each_item(ip_strings, |item| {
+        let s = c_string_arg(item, "inet_aton", 1)?;
+        out.extend_from_slice(&parse_inet_aton(s).ok_or_else(aton_error)?);
+        Ok(())
+    })?;
+    Ok(PyBytes::new(ip_strings.py(), &out))
+}
+
+/// `b"".join(inet_pton(af, s) for s in ip_strings)`, in one call.
+#[pyfunction]
+#[pyo3(signature = (address_family, ip_strings, /))]
+fn inet_pton_many<'py>(
+    address_family: &Bound<'py, PyAny>,
+    ip_strings: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let af = c_int_arg(address_family)?;
+    check_pton_family(af)?;
+    let size = if af == AF_INET { 4 } else { 16 };
+    let mut out = Vec::with_capacity(ip_strings.len().unwrap_or(0) * size);
+    for_each_item(ip_strings, |item| {
+        let s = c_string_arg(item, "inet_pton", 2)?;
+        pton_into(af, s, &mut out)
+    })?;
+    Ok(PyBytes::new(ip_strings.py(), &out))
+}
+
+/// Splits `packed` into `size`-byte addresses and formats each; a ragged buffer is a
+/// `ValueError` before any string is made.
+fn format_many<'py>(
+    py: Python<'py>,
+    packed: &[u8],
+    size: usize,
+    func: &str,
+) -> PyResult<Bound<'py, PyList>> {
+    if packed.len() % size != 0 {
+        return Err(PyValueError::new_err(format!(
+            "{func}: buffer length {} is not a multiple of the address size {size}",
+            packed.len()
+        )));
+    }
+    let mut s = String::with_capacity(46);
+    let items = packed.chunks_exact(size).map(|a| {
+        s.clear();
+        ntop_format(a, &mut s);
+        PyString::new(py, &s)
+    });
+    PyList::new(py, items)
+}
+
+/// `[inet_ntoa(packed[i:i+4]) for i in range(0, len(packed), 4)]`, in one call.
+#[pyfunction]
+#[pyo3(signature = (packed, /))]
+fn inet_ntoa_many<'py>(packed: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    with_bytes_arg(packed, "inet_ntoa_many", 1, |b| {
+        format_many(packed.py(), b, 4, "inet_ntoa_many")
+    })
+}
+
+/// `[inet_ntop(af, chunk) for chunk in ...]` over a buffer of packed addresses.
+#[pyfunction]
+#[pyo3(signature = (address_family, packed, /))]
+fn inet_ntop_many<'py>(
+    address_family: &Bound<'py, PyAny>,
+    packed: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    let af = c_int_arg(address_family)?;
+    let size = ntop_size(af)?;
+    with_bytes_arg(packed, "inet_ntop_many", 2, |b| {
+        format_many(packed.py(), b, size, "inet_ntop_many")
+    })
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(inet_aton, m)?)?;
+    m.add_function(wrap_pyfunction!(inet_ntoa, m)?)?;
+    m.add_function(wrap_pyfunction!(inet_pton, m)?)?;
+    m.add_function(wrap_pyfunction!(inet_ntop, m)?)?;
+    m.add_function(wrap_pyfunction!(htons, m)?)?;
+    m.add_function(wrap_pyfunction!(ntohs, m)?)?;
+    m.add_function(wrap_pyfunction!(htonl, m)?)?;
+    m.add_function(wrap_pyfunction!(ntohl, m)?)?;
+    m.add_function(wrap_pyfunction!(inet_aton_many, m)?)?;
+    m.add_function(wrap_pyfunction!(inet_ntoa_many, m)?)?;
+    m.add_function(wrap_pyfunction!(inet_pton_many, m)?)?;
+    m.add_function(wrap_pyfunction!(inet_ntop_many, m)?)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aton(s: &str) -> Option<[u8; 4]> {
+        parse_inet_aton(s.as_bytes())
+    }
+
+    #[test]
+    fn aton_glibc_forms() {
+        assert_eq!(aton("127.0.0.1"), Some([127, 0, 0, 1]));
+        assert_eq!(aton("127.1"), Some([127, 0, 0, 1]));
+        assert_eq!(aton("0x7f.1"), Some([127, 0, 0, 1]));
+        assert_eq!(aton("0177.0.0.1"), Some([127, 0, 0, 1]));
+        assert_eq!(aton("1.2.65535"), Some([1, 2, 255, 255]));
+        assert_eq!(aton("4294967295"), Some([255; 4]));
+        assert_eq!(aton("1.2.3.4 junk"), Some([1, 2, 3, 4]));
+        assert_eq!(aton("1.2.3.4\tx"), Some([1, 2, 3, 4]));
+        assert_eq!(aton("08.0.0.1"), None);
+        assert_eq!(aton("0x"), None);
+        assert_eq!(aton("4294967296"), None);
+        assert_eq!(aton("1.2.3.256"), None);
+        assert_eq!(aton("1.2.3.4."), None);
+        assert_eq!(aton(" 1.2.3.4"), None);
+        assert_eq!(aton("1.2.3.4.5"), None);
+        assert_eq!(aton(""), None);
+        assert_eq!(aton("99999999999999999999999"), None);
+    }
+
+    #[test]
+    fn pton_strictness() {
+        assert_eq!(parse_inet_pton4(b"1.2.3.4"), Some([1, 2, 3, 4]));
+        assert_eq!(parse_inet_pton4(b"01.2.3.4"), None);
+        assert_eq!(parse_inet_pton4(b"1.2.3"), None);
+        assert_eq!(parse_inet_pton4(b"1.2.3.4."), None);
+        assert_eq!(parse_inet_pton6(b"::"), Some([0; 16]));
+        let mut one = [0u8; 16];
+        one[15] = 1;
+        assert_eq!(parse_inet_pton6(b"::1"), Some(one));
+        assert_eq!(parse_inet_pton6(b":::"), None);
+        assert_eq!(parse_inet_pton6(b"1:"), None);
+        assert_eq!(parse_inet_pton6(b"1::2::3"), None);
+        assert_eq!(parse_inet_pton6(b"1:2:3:4:5:6:7:8::"), None);
+        assert!(parse_inet_pton6(b"::ffff:1.2.3.4").is_some());
+        assert_eq!(parse_inet_pton6(b"12345::"), None);
+    }
+
+    fn ntop6(s: &str) -> String {
+        let a = parse_inet_pton6(s.as_bytes()).expect("valid");
+        let mut out = String::new();
+        format_ipv6(&a, &mut out);
+        out
+    }
+
+    #[test]
+    fn ntop6_glibc_forms() {
+        assert_eq!(ntop6("::"), "::");
+        assert_eq!(ntop6("::1"), "::1");
+        assert_eq!(ntop6("::ffff:1.2.3.4"), "::ffff:1.2.3.4");
+        assert_eq!(ntop6("::1.2.3.4"), "::1.2.3.4");
+        assert_eq!(ntop6("1:0:0:1:0:0:0:1"), "1:0:0:1::1");
+        assert_eq!(ntop6("1:0:0:2:0:0:3:4"), "1::2:0:0:3:4");
+        assert_eq!(ntop6("1:2:3:4:5:6:7:0"), "1:2:3:4:5:6:7:0");
+        assert_eq!(ntop6("fe80::"), "fe80::");
+        assert_eq!(ntop6("::ffff:0:0"), "::ffff:0.0.0.0");
+    }
+}

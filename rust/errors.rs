@@ -1,0 +1,57 @@
+//! Python exceptions raised the way CPython's `socketmodule.c` raises them, so that
+//! `except` clauses, `.errno` and the `OSError` subclass picked from it match the stdlib.
+
+use pyo3::exceptions::{PyOSError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::PyType;
+
+/// `OSError(errno, strerror)`: CPython maps the errno to its subclass (`ConnectionResetError`,
+/// `BlockingIOError`, ...) and sets `.errno`, exactly like `PyErr_SetFromErrno`.
+/// `From<io::Error> for PyErr` is not used because it loses that mapping for some codes.
+pub fn os_error_from_errno(errno: i32) -> PyErr {
+    PyOSError::new_err((errno, strerror(errno)))
+}
+
+/// The text `strerror(3)` gives for `errno`, as CPython puts it in `OSError.strerror`.
+pub fn strerror(errno: i32) -> String {
+    std::io::Error::from_raw_os_error(errno)
+        .to_string()
+        .split(" (os error")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The `TypeError` `PyArg_ParseTuple` raises for an argument of the wrong type:
+/// `"inet_aton() argument 1 must be str, not bytes"`.
+pub fn arg_type_error(func: &str, pos: usize, expected: &str, got: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!(
+        "{func}() argument {pos} must be {expected}, not {}",
+        type_name(got)
+    ))
+}
+
+/// `type(obj).__name__`, for error messages.
+pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    let ty: Bound<'_, PyType> = obj.get_type();
+    ty.name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "object".to_owned())
+}
+
+/// Re-raises `err` as the same exception class with `suffix` appended to its message:
+/// batch functions use it to say which item failed while keeping the single form's class.
+pub fn with_context(py: Python<'_>, err: PyErr, suffix: &str) -> PyErr {
+    let ty = err.get_type(py);
+    let value = err.value(py);
+    let msg = value
+        .str()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|_| String::new());
+    let new = match ty.call1((format!("{msg}{suffix}"),)) {
+        Ok(obj) => PyErr::from_value(obj),
+        Err(_) => return err,
+    };
+    new.set_cause(py, Some(err));
+    new
+}

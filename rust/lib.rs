@@ -1,0 +1,16 @@
+//! ferrosock's native core. Each concern lives in its own module; this file only wires
+//! them into the `ferrosock._native` extension module and sets `__version__`.
+
+use pyo3::prelude::*;
+
+mod addr;
+mod buffer;
+mod errors;
+
+/// The private extension module behind the `ferrosock` package. Users import `ferrosock`.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    addr::register(m)?;
+    Ok(())
+}
