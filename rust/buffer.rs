@@ -20,7 +20,7 @@ impl ByteView {
     }
 
     /// Writable view, like the `w*` format: bytearray, memoryview of one, array, ...
-    #[allow(dead_code)] // NOTE: used by pack_into and the recv_into loops
+    #[allow(dead_code)] // NOTE: used by the recv_into loops
     pub fn writable(obj: &Bound<'_, PyAny>, func: &str, pos: usize) -> PyResult<Self> {
         Self::get(
             obj,
@@ -31,6 +31,19 @@ impl ByteView {
         )
     }
 
+    /// Read-only (or, with `writable`, writable) view that reports failure with the exception
+    /// `PyObject_GetBuffer` itself raised ("a bytes-like object is required, not 'str'",
+    /// "memoryview: underlying buffer is not C-contiguous"), for APIs such as `struct`'s
+    /// whose stdlib counterparts let that exception through.
+    pub fn request(obj: &Bound<'_, PyAny>, writable: bool) -> PyResult<Self> {
+        let flags = if writable {
+            ffi::PyBUF_WRITABLE
+        } else {
+            ffi::PyBUF_SIMPLE
+        };
+        Self::get_raw(obj, flags)
+    }
+
     fn get(
         obj: &Bound<'_, PyAny>,
         flags: std::os::raw::c_int,
@@ -38,20 +51,28 @@ impl ByteView {
         pos: usize,
         what: &str,
     ) -> PyResult<Self> {
+        Self::get_raw(obj, flags).map_err(|err| {
+            let py = obj.py();
+            if err.is_instance_of::<PyBufferError>(py) || err.is_instance_of::<PyTypeError>(py) {
+                PyTypeError::new_err(format!(
+                    "{func}() argument {pos} must be {what}, not {}",
+                    crate::errors::type_name(obj)
+                ))
+            } else {
+                err
+            }
+        })
+    }
+
+    fn get_raw(obj: &Bound<'_, PyAny>, flags: std::os::raw::c_int) -> PyResult<Self> {
         let mut view: Box<MaybeUninit<ffi::Py_buffer>> = Box::new(MaybeUninit::uninit());
         // SAFETY: obj is a live object (we hold the GIL through `Bound`), and `view` points to
         // writable storage for a Py_buffer that PyObject_GetBuffer fills in on success.
         let rc = unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), view.as_mut_ptr(), flags) };
         if rc != 0 {
-            let py = obj.py();
-            let err = PyErr::take(py).unwrap_or_else(|| PyBufferError::new_err("no buffer"));
-            if err.is_instance_of::<PyBufferError>(py) || err.is_instance_of::<PyTypeError>(py) {
-                return Err(PyTypeError::new_err(format!(
-                    "{func}() argument {pos} must be {what}, not {}",
-                    crate::errors::type_name(obj)
-                )));
-            }
-            return Err(err);
+            return Err(
+                PyErr::take(obj.py()).unwrap_or_else(|| PyBufferError::new_err("no buffer"))
+            );
         }
         // SAFETY: PyObject_GetBuffer returned 0, so the Py_buffer is fully initialised.
         let view = unsafe { Box::from_raw(Box::into_raw(view).cast::<ffi::Py_buffer>()) };
@@ -76,7 +97,6 @@ impl ByteView {
     /// The exported bytes, writable. Only for views made by [`ByteView::writable`].
     ///
     /// Takes `&mut self` so no other slice of this view is alive at the same time.
-    #[allow(dead_code)] // NOTE: used by pack_into and the recv_into loops
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         debug_assert!(self.view.readonly == 0);
         if self.view.buf.is_null() || self.len() == 0 {
