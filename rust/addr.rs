@@ -69,17 +69,14 @@ fn is_c_space(c: u8) -> bool {
 /// overflow past 32 bits, where glibc's caller rejects it anyway) and the bytes consumed.
 /// `"0x"` not followed by a hex digit parses as `0`, leaving the `x` unconsumed, as in C.
 fn strtoul_base0(s: &[u8]) -> (Option<u64>, usize) {
-    let (radix, start) = if s.len() >= 3
-        && s[0] == b'0'
-        && (s[1] | 0x20) == b'x'
-        && s[2].is_ascii_hexdigit()
-    {
-        (16u64, 2usize)
-    } else if s[0] == b'0' {
-        (8, 0)
-    } else {
-        (10, 0)
-    };
+    let (radix, start) =
+        if s.len() >= 3 && s[0] == b'0' && (s[1] | 0x20) == b'x' && s[2].is_ascii_hexdigit() {
+            (16u64, 2usize)
+        } else if s[0] == b'0' {
+            (8, 0)
+        } else {
+            (10, 0)
+        };
     let mut val: Option<u64> = Some(0);
     let mut i = start;
     while let Some(&c) = s.get(i) {
@@ -451,7 +448,9 @@ fn ntop_size(af: i32) -> PyResult<usize> {
     match af {
         AF_INET => Ok(4),
         AF_INET6 => Ok(16),
-        _ => Err(PyValueError::new_err(format!("unknown address family {af}"))),
+        _ => Err(PyValueError::new_err(format!(
+            "unknown address family {af}"
+        ))),
     }
 }
 
