@@ -130,57 +130,6 @@ pub fn f32_checked(x: f64) -> Option<f32> {
     }
 }
 
-/// Writes the low `dst.len()` bytes (1, 2, 4 or 8) of `v` in the given byte order.
-#[inline(always)]
-pub fn put_uint(dst: &mut [u8], v: u64, big_endian: bool) {
-    match dst.len() {
-        1 => dst[0] = v as u8,
-        2 => dst.copy_from_slice(&if big_endian {
-            (v as u16).to_be_bytes()
-        } else {
-            (v as u16).to_le_bytes()
-        }),
-        4 => dst.copy_from_slice(&if big_endian {
-            (v as u32).to_be_bytes()
-        } else {
-            (v as u32).to_le_bytes()
-        }),
-        8 => dst.copy_from_slice(&if big_endian {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        }),
-        n => unreachable!("integer field of {n} bytes"),
-    }
-}
-
-/// Reads `src` (1, 2, 4 or 8 bytes) as an unsigned integer in the given byte order.
-#[inline(always)]
-pub fn get_uint(src: &[u8], big_endian: bool) -> u64 {
-    match *src {
-        [a] => u64::from(a),
-        [a, b] => u64::from(if big_endian {
-            u16::from_be_bytes([a, b])
-        } else {
-            u16::from_le_bytes([a, b])
-        }),
-        [a, b, c, d] => u64::from(if big_endian {
-            u32::from_be_bytes([a, b, c, d])
-        } else {
-            u32::from_le_bytes([a, b, c, d])
-        }),
-        [a, b, c, d, e, f, g, h] => {
-            let bytes = [a, b, c, d, e, f, g, h];
-            if big_endian {
-                u64::from_be_bytes(bytes)
-            } else {
-                u64::from_le_bytes(bytes)
-            }
-        }
-        _ => unreachable!("integer field of {} bytes", src.len()),
-    }
-}
-
 /// Sign-extends the low `size` bytes of `v`.
 #[inline(always)]
 pub fn sign_extend(v: u64, size: usize) -> i64 {
@@ -341,135 +290,171 @@ fn bytes_like<'a>(v: &'a Bound<'_, PyAny>, ch: u8) -> PyResult<&'a [u8]> {
     }
 }
 
-/// Packs one value `v` for `code` into `dst`, the item's bytes (zeroed beforehand).
-///
-/// `s_pack_internal` turns an `OverflowError` raised for an `int` argument into
-/// struct.error("int too large to convert"); [`pack_item`] applies that rule.
+/// Stores the low `N` bytes of `v` into `c` (`N` bytes) in the given byte order.
 #[inline(always)]
-fn pack_value(code: &Code, v: &Bound<'_, PyAny>, dst: &mut [u8]) -> PyResult<()> {
+fn store<const N: usize>(c: &mut [u8], v: u64, big_endian: bool) {
+    if big_endian {
+        c.copy_from_slice(&v.to_be_bytes()[8 - N..]);
+    } else {
+        c.copy_from_slice(&v.to_le_bytes()[..N]);
+    }
+}
+
+/// Loads `c` (`N` bytes) as an unsigned integer in the given byte order.
+#[inline(always)]
+fn load<const N: usize>(c: &[u8], big_endian: bool) -> u64 {
+    let mut b = [0u8; 8];
+    if big_endian {
+        b[8 - N..].copy_from_slice(c);
+        u64::from_be_bytes(b)
+    } else {
+        b[..N].copy_from_slice(c);
+        u64::from_le_bytes(b)
+    }
+}
+
+/// `s_pack_internal`'s rule: an `OverflowError` raised while packing an `int` argument is
+/// reported as struct.error("int too large to convert").
+#[cold]
+fn overflow_rule(v: &Bound<'_, PyAny>, err: PyErr) -> PyErr {
+    if is_int(v) && err.is_instance_of::<PyOverflowError>(v.py()) {
+        struct_error("int too large to convert")
+    } else {
+        err
+    }
+}
+
+/// Packs `args`, one per `N`-byte item of `field`, with `conv` giving each item's bits.
+#[inline(always)]
+fn pack_ints<const N: usize>(
+    field: &mut [u8],
+    args: &[Bound<'_, PyAny>],
+    big_endian: bool,
+    conv: impl Fn(&Bound<'_, PyAny>) -> PyResult<u64>,
+) -> PyResult<()> {
+    for (c, v) in field.chunks_exact_mut(N).zip(args) {
+        let x = conv(v).map_err(|e| overflow_rule(v, e))?;
+        store::<N>(c, x, big_endian);
+    }
+    Ok(())
+}
+
+#[cold]
+fn range_error(code: &Code, unsigned: bool) -> PyErr {
+    struct_error(range_message(code.ch, code.size, unsigned))
+}
+
+/// `np_char`: a bytes object (or subclass) of length 1.
+#[inline(always)]
+fn char_value(v: &Bound<'_, PyAny>) -> PyResult<u8> {
+    let p = v.as_ptr();
+    // SAFETY: p is live; PyBytes_Check reads its type, PyBytes_AsString its storage.
+    unsafe {
+        if ffi::PyBytes_Check(p) != 0 && ffi::Py_SIZE(p) == 1 {
+            return Ok(*ffi::PyBytes_AsString(p).cast::<u8>());
+        }
+    }
+    Err(struct_error(
+        "char format requires a bytes object of length 1",
+    ))
+}
+
+/// Packs the values of one code: `args` are its `repeat` values (one for `s`/`p`), `field`
+/// its bytes (zeroed beforehand).
+#[inline(always)]
+fn pack_code(code: &Code, args: &[Bound<'_, PyAny>], field: &mut [u8]) -> PyResult<()> {
+    const LONG: usize = size_of::<c_long>();
+    const LONGLONG: usize = size_of::<i64>();
     let be = code.big_endian;
     match code.op {
         Op::Char => {
-            let p = v.as_ptr();
-            // SAFETY: p is live; PyBytes_Check reads its type, PyBytes_AsString its storage.
-            unsafe {
-                if ffi::PyBytes_Check(p) != 0 && ffi::Py_SIZE(p) == 1 {
-                    dst[0] = *ffi::PyBytes_AsString(p).cast::<u8>();
-                    return Ok(());
-                }
+            for (c, v) in field.iter_mut().zip(args) {
+                *c = char_value(v)?;
             }
-            Err(struct_error(
-                "char format requires a bytes object of length 1",
-            ))
+            Ok(())
         }
         Op::Str => {
-            let data = bytes_like(v, b's')?;
-            let n = data.len().min(dst.len());
-            dst[..n].copy_from_slice(&data[..n]);
+            let data = bytes_like(&args[0], b's')?;
+            let n = data.len().min(field.len());
+            field[..n].copy_from_slice(&data[..n]);
             Ok(())
         }
         Op::Pascal => {
-            let data = bytes_like(v, b'p')?;
-            if dst.is_empty() {
-                // `0p`: CPython stores a length byte of 0xff at the field's offset even
-                // though the field is empty; `pack_values` reproduces that within the struct.
-                return Ok(());
+            let data = bytes_like(&args[0], b'p')?;
+            if let Some((len, rest)) = field.split_first_mut() {
+                let n = data.len().min(rest.len());
+                rest[..n].copy_from_slice(&data[..n]);
+                *len = n.min(255) as u8;
             }
-            let n = data.len().min(dst.len() - 1);
-            dst[1..1 + n].copy_from_slice(&data[..n]);
-            dst[0] = n.min(255) as u8;
             Ok(())
         }
-        Op::Bool => {
+        Op::Bool => pack_ints::<1>(field, args, be, |v| {
             // SAFETY: v is live; returns -1 with an error set on failure.
             let t = unsafe { ffi::PyObject_IsTrue(v.as_ptr()) };
             if t < 0 {
                 return Err(fetch(v.py()));
             }
-            dst[0] = t as u8;
-            Ok(())
-        }
-        Op::Byte => {
+            Ok(t as u64)
+        }),
+        Op::Byte => pack_ints::<1>(field, args, be, |v| {
             let x = get_long(v)?;
             if !(-128..=127).contains(&x) {
                 return Err(struct_error("byte format requires -128 <= number <= 127"));
             }
-            dst[0] = x as u8;
-            Ok(())
-        }
-        Op::UByte => {
+            Ok(x as u64)
+        }),
+        Op::UByte => pack_ints::<1>(field, args, be, |v| {
             let x = get_long(v)?;
             if !(0..=255).contains(&x) {
                 return Err(struct_error("ubyte format requires 0 <= number <= 255"));
             }
-            dst[0] = x as u8;
-            Ok(())
-        }
-        Op::Short => {
+            Ok(x as u64)
+        }),
+        Op::Short => pack_ints::<2>(field, args, be, |v| {
             let x = get_long(v)?;
             if !(-32768..=32767).contains(&x) {
                 return Err(struct_error(
                     "short format requires -32768 <= number <= 32767",
                 ));
             }
-            put_uint(dst, x as u64, be);
-            Ok(())
-        }
-        Op::UShort => {
+            Ok(x as u64)
+        }),
+        Op::UShort => pack_ints::<2>(field, args, be, |v| {
             let x = get_long(v)?;
             if !(0..=65535).contains(&x) {
                 return Err(struct_error("ushort format requires 0 <= number <= 65535"));
             }
-            put_uint(dst, x as u64, be);
-            Ok(())
-        }
-        Op::Int => {
+            Ok(x as u64)
+        }),
+        Op::Int => pack_ints::<4>(field, args, be, |v| {
             let x = get_long(v)?;
-            if size_of::<c_long>() > size_of::<c_int>()
-                && (x < i64::from(c_int::MIN) || x > i64::from(c_int::MAX))
-            {
-                return Err(struct_error(range_message(code.ch, code.size, false)));
+            if LONG > size_of::<c_int>() && i32::try_from(x).is_err() {
+                return Err(range_error(code, false));
             }
-            put_uint(dst, x as u64, be);
-            Ok(())
-        }
-        Op::UInt => {
+            Ok(x as u64)
+        }),
+        Op::UInt => pack_ints::<4>(field, args, be, |v| {
             let x = get_ulong(v)?;
-            if x > u64::from(u32::MAX) && size_of::<c_long>() > size_of::<c_int>() {
-                return Err(struct_error(range_message(code.ch, code.size, true)));
+            if LONG > size_of::<c_int>() && x > u64::from(u32::MAX) {
+                return Err(range_error(code, true));
             }
-            put_uint(dst, x, be);
-            Ok(())
-        }
-        Op::Long => {
-            put_uint(dst, get_long(v)? as u64, be);
-            Ok(())
-        }
-        Op::ULong => {
-            put_uint(dst, get_ulong(v)?, be);
-            Ok(())
-        }
-        Op::SSize => {
-            let x = convert(v, ffi::PyLong_AsSsize_t, -1)?;
-            put_uint(dst, x as u64, be);
-            Ok(())
-        }
-        Op::Size => {
-            let x = convert(v, ffi::PyLong_AsSize_t, usize::MAX)?;
-            put_uint(dst, x as u64, be);
-            Ok(())
-        }
-        Op::LongLong => {
-            let x = convert(v, ffi::PyLong_AsLongLong, -1)?;
-            put_uint(dst, x as u64, be);
-            Ok(())
-        }
-        Op::ULongLong => {
-            let x = convert(v, ffi::PyLong_AsUnsignedLongLong, u64::MAX)?;
-            put_uint(dst, x, be);
-            Ok(())
-        }
-        Op::VoidP => {
+            Ok(x)
+        }),
+        Op::Long => pack_ints::<LONG>(field, args, be, |v| Ok(get_long(v)? as u64)),
+        Op::ULong => pack_ints::<LONG>(field, args, be, get_ulong),
+        Op::SSize => pack_ints::<{ size_of::<isize>() }>(field, args, be, |v| {
+            Ok(convert(v, ffi::PyLong_AsSsize_t, -1)? as u64)
+        }),
+        Op::Size => pack_ints::<{ size_of::<usize>() }>(field, args, be, |v| {
+            Ok(convert(v, ffi::PyLong_AsSize_t, usize::MAX)? as u64)
+        }),
+        Op::LongLong => pack_ints::<LONGLONG>(field, args, be, |v| {
+            Ok(convert(v, ffi::PyLong_AsLongLong, -1)? as u64)
+        }),
+        Op::ULongLong => pack_ints::<LONGLONG>(field, args, be, |v| {
+            convert(v, ffi::PyLong_AsUnsignedLongLong, u64::MAX)
+        }),
+        Op::VoidP => pack_ints::<{ size_of::<usize>() }>(field, args, be, |v| {
             let n = as_pylong(v)?;
             // SAFETY: n is a live int; returns NULL with an error set on failure.
             let x = unsafe { ffi::PyLong_AsVoidPtr(n.as_ptr()) };
@@ -477,108 +462,101 @@ fn pack_value(code: &Code, v: &Bound<'_, PyAny>, dst: &mut [u8]) -> PyResult<()>
             if x.is_null() && !unsafe { ffi::PyErr_Occurred() }.is_null() {
                 return Err(fetch(v.py()));
             }
-            put_uint(dst, x as usize as u64, be);
-            Ok(())
-        }
+            Ok(x as usize as u64)
+        }),
         Op::StdInt => {
-            let x = get_long(v)?;
-            let out = match code.size {
-                2 => !(-32768..=32767).contains(&x),
-                4 => size_of::<c_long>() != 4 && !(-2147483648..=2147483647).contains(&x),
-                _ => false,
+            // lp_int / bp_int: 2-byte items are range checked, 4-byte ones only where a C
+            // long is wider than 4 bytes.
+            let conv = |v: &Bound<'_, PyAny>| {
+                let x = get_long(v)?;
+                let out = match code.size {
+                    2 => i16::try_from(x).is_err(),
+                    _ => LONG != 4 && i32::try_from(x).is_err(),
+                };
+                if out {
+                    return Err(range_error(code, false));
+                }
+                Ok(x as u64)
             };
-            if out {
-                return Err(struct_error(range_message(code.ch, code.size, false)));
+            match code.size {
+                2 => pack_ints::<2>(field, args, be, conv),
+                _ => pack_ints::<4>(field, args, be, conv),
             }
-            put_uint(dst, x as u64, be);
-            Ok(())
         }
         Op::StdUInt => {
-            let x = get_ulong(v)?;
-            if code.size < size_of::<c_long>() && x >> (8 * code.size) != 0 {
-                return Err(struct_error(range_message(code.ch, code.size, true)));
-            }
-            put_uint(dst, x, be);
-            Ok(())
-        }
-        Op::StdLongLong | Op::StdULongLong => {
-            // `_PyLong_AsByteArray` semantics: its OverflowError ("int too big to convert",
-            // "can't convert negative int to unsigned") propagates unchanged, which is what
-            // PyLong_AsLongLong / PyLong_AsUnsignedLongLong raise too.
-            let n = as_pylong(v)?;
-            let py = v.py();
-            let x = if code.op == Op::StdLongLong {
-                // SAFETY: n is a live int.
-                let x = unsafe { ffi::PyLong_AsLongLong(n.as_ptr()) };
-                // SAFETY: only reads the thread's error indicator.
-                if x == -1 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
-                    return Err(fetch(py));
+            let conv = |v: &Bound<'_, PyAny>| {
+                let x = get_ulong(v)?;
+                if code.size < LONG && x >> (8 * code.size) != 0 {
+                    return Err(range_error(code, true));
                 }
-                x as u64
-            } else {
-                // SAFETY: n is a live int.
-                let x = unsafe { ffi::PyLong_AsUnsignedLongLong(n.as_ptr()) };
-                // SAFETY: only reads the thread's error indicator.
-                if x == u64::MAX && !unsafe { ffi::PyErr_Occurred() }.is_null() {
-                    return Err(fetch(py));
-                }
-                x
+                Ok(x)
             };
-            put_uint(dst, x, be);
-            Ok(())
+            match code.size {
+                2 => pack_ints::<2>(field, args, be, conv),
+                _ => pack_ints::<4>(field, args, be, conv),
+            }
         }
-        Op::Half => {
+        // `_PyLong_AsByteArray` semantics: its OverflowError ("int too big to convert",
+        // "can't convert negative int to unsigned") propagates, which is also what
+        // PyLong_AsLongLong / PyLong_AsUnsignedLongLong raise.
+        Op::StdLongLong => pack_ints::<8>(field, args, be, |v| {
+            let n = as_pylong(v)?;
+            // SAFETY: n is a live int; returns -1 with an error set on failure.
+            let x = unsafe { ffi::PyLong_AsLongLong(n.as_ptr()) };
+            // SAFETY: only reads the thread's error indicator.
+            if x == -1 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
+                return Err(fetch(v.py()));
+            }
+            Ok(x as u64)
+        }),
+        Op::StdULongLong => pack_ints::<8>(field, args, be, |v| {
+            let n = as_pylong(v)?;
+            // SAFETY: n is a live int; returns -1 with an error set on failure.
+            let x = unsafe { ffi::PyLong_AsUnsignedLongLong(n.as_ptr()) };
+            // SAFETY: only reads the thread's error indicator.
+            if x == u64::MAX && !unsafe { ffi::PyErr_Occurred() }.is_null() {
+                return Err(fetch(v.py()));
+            }
+            Ok(x)
+        }),
+        Op::Half => pack_ints::<2>(field, args, be, |v| {
             let h = half_from_f64(get_double(v)?)
                 .ok_or_else(|| PyOverflowError::new_err("float too large to pack with e format"))?;
-            put_uint(dst, u64::from(h), be);
-            Ok(())
-        }
-        Op::NativeFloat => {
-            let y = get_double(v)? as f32;
-            dst.copy_from_slice(&y.to_ne_bytes());
-            Ok(())
-        }
-        Op::StdFloat => {
+            Ok(u64::from(h))
+        }),
+        Op::NativeFloat => pack_ints::<4>(field, args, be, |v| {
+            // np_float: a plain C cast, no overflow check.
+            Ok(u64::from((get_double(v)? as f32).to_bits()))
+        }),
+        Op::StdFloat => pack_ints::<4>(field, args, be, |v| {
             let y = f32_checked(get_double(v)?)
                 .ok_or_else(|| PyOverflowError::new_err("float too large to pack with f format"))?;
-            put_uint(dst, u64::from(y.to_bits()), be);
-            Ok(())
-        }
-        Op::Double => {
-            put_uint(dst, get_double(v)?.to_bits(), be);
-            Ok(())
-        }
+            Ok(u64::from(y.to_bits()))
+        }),
+        Op::Double => pack_ints::<8>(field, args, be, |v| Ok(get_double(v)?.to_bits())),
     }
 }
 
-/// Packs one value, applying `s_pack_internal`'s rule for an `OverflowError` on an int.
-#[inline(always)]
-fn pack_item(code: &Code, v: &Bound<'_, PyAny>, dst: &mut [u8]) -> PyResult<()> {
-    pack_value(code, v, dst).map_err(|err| {
-        if is_int(v) && err.is_instance_of::<PyOverflowError>(v.py()) {
-            struct_error("int too large to convert")
-        } else {
-            err
-        }
-    })
+#[cold]
+fn internal_error() -> PyErr {
+    PySystemError::new_err("struct program does not match its buffer")
 }
 
 /// Packs `args` (exactly `prog.len` values) into `dst` (exactly `prog.size` zeroed bytes),
 /// code by code. On error, `dst` holds what was packed before the failing value, as
 /// CPython's buffer does.
 pub fn pack_values(prog: &Program, args: &[Bound<'_, PyAny>], dst: &mut [u8]) -> PyResult<()> {
-    debug_assert_eq!(args.len(), prog.len);
-    debug_assert_eq!(dst.len(), prog.size);
-    let mut args = args.iter();
+    if args.len() != prog.len || dst.len() != prog.size {
+        return Err(internal_error());
+    }
+    let mut i = 0;
     for code in &prog.codes {
-        let mut at = code.offset;
-        for _ in 0..code.repeat {
-            let Some(v) = args.next() else {
-                unreachable!("argument count checked by the caller")
-            };
-            pack_item(code, v, &mut dst[at..at + code.size])?;
-            at += code.size;
-        }
+        let field = dst
+            .get_mut(code.offset..code.offset + code.size * code.repeat)
+            .ok_or_else(internal_error)?;
+        let vals = args.get(i..i + code.repeat).ok_or_else(internal_error)?;
+        pack_code(code, vals, field)?;
+        i += code.repeat;
         if code.op == Op::Pascal && code.size == 0 && code.offset < dst.len() {
             // CPython writes the length byte of an empty `0p` field (0xff) at the field's
             // offset; later items may overwrite it. Past the struct's end it writes out of
@@ -589,48 +567,120 @@ pub fn pack_values(prog: &Program, args: &[Bound<'_, PyAny>], dst: &mut [u8]) ->
     Ok(())
 }
 
-/// Unpacks one value for `code` from `src`, the item's bytes; a new reference.
+/// Creates one object per `N`-byte item of `field` with `make` into `out`.
 #[inline(always)]
-fn unpack_value(py: Python<'_>, code: &Code, src: &[u8]) -> PyResult<*mut ffi::PyObject> {
-    // SAFETY: in every arm the constructors are given valid data and return a new reference
-    // or NULL with an error set, which is checked below.
-    let obj = unsafe {
-        match code.op {
-            Op::Char | Op::Str => {
-                ffi::PyBytes_FromStringAndSize(src.as_ptr().cast(), src.len() as ffi::Py_ssize_t)
-            }
-            Op::Pascal => {
-                if src.is_empty() {
-                    // `0p`: CPython asks PyBytes_FromStringAndSize for -1 bytes.
-                    return Err(PySystemError::new_err(
-                        "Negative size passed to PyBytes_FromStringAndSize",
-                    ));
-                }
-                let n = usize::from(src[0]).min(src.len() - 1);
-                ffi::PyBytes_FromStringAndSize(src[1..].as_ptr().cast(), n as ffi::Py_ssize_t)
-            }
-            Op::Bool => ffi::PyBool_FromLong(c_long::from(src[0] != 0)),
-            Op::Half => ffi::PyFloat_FromDouble(half_to_f64(get_uint(src, code.big_endian) as u16)),
-            Op::NativeFloat | Op::StdFloat => {
-                let bits = get_uint(src, code.big_endian) as u32;
-                ffi::PyFloat_FromDouble(f64::from(f32::from_bits(bits)))
-            }
-            Op::Double => ffi::PyFloat_FromDouble(f64::from_bits(get_uint(src, code.big_endian))),
-            op => {
-                let raw = get_uint(src, code.big_endian);
-                if op.is_signed() {
-                    let x = sign_extend(raw, src.len());
-                    ffi::PyLong_FromLongLong(x)
-                } else {
-                    ffi::PyLong_FromUnsignedLongLong(raw)
-                }
-            }
+fn unpack_ints<const N: usize>(
+    py: Python<'_>,
+    field: &[u8],
+    out: &mut [*mut ffi::PyObject],
+    big_endian: bool,
+    make: impl Fn(u64) -> *mut ffi::PyObject,
+) -> PyResult<()> {
+    for (slot, c) in out.iter_mut().zip(field.chunks_exact(N)) {
+        let v = make(load::<N>(c, big_endian));
+        if v.is_null() {
+            return Err(fetch(py));
         }
-    };
-    if obj.is_null() {
-        Err(fetch(py))
-    } else {
-        Ok(obj)
+        *slot = v;
+    }
+    Ok(())
+}
+
+/// New int objects for signed or unsigned raw values (no Python code runs).
+#[inline(always)]
+fn signed<const N: usize>(raw: u64) -> *mut ffi::PyObject {
+    // SAFETY: creates a new int, or returns NULL with MemoryError set.
+    unsafe { ffi::PyLong_FromLongLong(sign_extend(raw, N)) }
+}
+
+#[inline(always)]
+fn unsigned(raw: u64) -> *mut ffi::PyObject {
+    // SAFETY: creates a new int, or returns NULL with MemoryError set.
+    unsafe { ffi::PyLong_FromUnsignedLongLong(raw) }
+}
+
+#[inline(always)]
+fn float(x: f64) -> *mut ffi::PyObject {
+    // SAFETY: creates a new float, or returns NULL with MemoryError set.
+    unsafe { ffi::PyFloat_FromDouble(x) }
+}
+
+#[inline(always)]
+fn bytes(data: &[u8]) -> *mut ffi::PyObject {
+    // SAFETY: data is valid for its length; returns a new bytes object or NULL with an error.
+    unsafe { ffi::PyBytes_FromStringAndSize(data.as_ptr().cast(), data.len() as ffi::Py_ssize_t) }
+}
+
+/// Unpacks the values of one code from `field` into `out` (its `repeat` slots, one for
+/// `s`/`p`).
+#[inline(always)]
+fn unpack_code(
+    py: Python<'_>,
+    code: &Code,
+    field: &[u8],
+    out: &mut [*mut ffi::PyObject],
+) -> PyResult<()> {
+    const LONG: usize = size_of::<c_long>();
+    let be = code.big_endian;
+    match code.op {
+        Op::Char => unpack_ints::<1>(py, field, out, be, |b| bytes(&[b as u8])),
+        Op::Str => {
+            let v = bytes(field);
+            if v.is_null() {
+                return Err(fetch(py));
+            }
+            out[0] = v;
+            Ok(())
+        }
+        Op::Pascal => {
+            let Some((&len, rest)) = field.split_first() else {
+                // `0p`: CPython asks PyBytes_FromStringAndSize for -1 bytes.
+                return Err(PySystemError::new_err(
+                    "Negative size passed to PyBytes_FromStringAndSize",
+                ));
+            };
+            let v = bytes(&rest[..usize::from(len).min(rest.len())]);
+            if v.is_null() {
+                return Err(fetch(py));
+            }
+            out[0] = v;
+            Ok(())
+        }
+        Op::Bool => unpack_ints::<1>(py, field, out, be, |b| {
+            // SAFETY: returns a new reference to True or False.
+            unsafe { ffi::PyBool_FromLong(c_long::from(b != 0)) }
+        }),
+        Op::Byte => unpack_ints::<1>(py, field, out, be, signed::<1>),
+        Op::UByte => unpack_ints::<1>(py, field, out, be, unsigned),
+        Op::Short => unpack_ints::<2>(py, field, out, be, signed::<2>),
+        Op::UShort => unpack_ints::<2>(py, field, out, be, unsigned),
+        Op::Int => unpack_ints::<4>(py, field, out, be, signed::<4>),
+        Op::UInt => unpack_ints::<4>(py, field, out, be, unsigned),
+        Op::Long => unpack_ints::<LONG>(py, field, out, be, signed::<LONG>),
+        Op::ULong => unpack_ints::<LONG>(py, field, out, be, unsigned),
+        Op::SSize => unpack_ints::<{ size_of::<isize>() }>(
+            py,
+            field,
+            out,
+            be,
+            signed::<{ size_of::<isize>() }>,
+        ),
+        Op::Size | Op::VoidP => unpack_ints::<{ size_of::<usize>() }>(py, field, out, be, unsigned),
+        Op::LongLong | Op::StdLongLong => unpack_ints::<8>(py, field, out, be, signed::<8>),
+        Op::ULongLong | Op::StdULongLong => unpack_ints::<8>(py, field, out, be, unsigned),
+        Op::StdInt => match code.size {
+            2 => unpack_ints::<2>(py, field, out, be, signed::<2>),
+            _ => unpack_ints::<4>(py, field, out, be, signed::<4>),
+        },
+        Op::StdUInt => match code.size {
+            2 => unpack_ints::<2>(py, field, out, be, unsigned),
+            _ => unpack_ints::<4>(py, field, out, be, unsigned),
+        },
+        Op::Half => unpack_ints::<2>(py, field, out, be, |h| float(half_to_f64(h as u16))),
+        Op::NativeFloat | Op::StdFloat => unpack_ints::<4>(py, field, out, be, |b| {
+            float(f64::from(f32::from_bits(b as u32)))
+        }),
+        Op::Double => unpack_ints::<8>(py, field, out, be, |b| float(f64::from_bits(b))),
     }
 }
 
@@ -647,17 +697,29 @@ pub unsafe fn unpack_values(
     src: &[u8],
     tuple: *mut ffi::PyObject,
 ) -> PyResult<()> {
-    debug_assert_eq!(src.len(), prog.size);
-    let mut i: ffi::Py_ssize_t = 0;
+    // SAFETY: tuple is a tuple (caller contract), so its size field is readable.
+    if src.len() != prog.size || unsafe { ffi::PyTuple_GET_SIZE(tuple) } as usize != prog.len {
+        return Err(internal_error());
+    }
+    if prog.len == 0 {
+        return Ok(());
+    }
+    // SAFETY: a tuple's items are an inline array of its length; the tuple is fresh and
+    // unshared (caller contract), so this is the only reference to its slots.
+    let items = unsafe {
+        let ob_item = (*tuple.cast::<ffi::PyTupleObject>()).ob_item.as_mut_ptr();
+        std::slice::from_raw_parts_mut(ob_item, prog.len)
+    };
+    let mut i = 0;
     for code in &prog.codes {
-        let mut at = code.offset;
-        for _ in 0..code.repeat {
-            let v = unpack_value(py, code, &src[at..at + code.size])?;
-            // SAFETY: i < prog.len, the tuple's length; the slot is empty; the tuple steals v.
-            unsafe { ffi::PyTuple_SET_ITEM(tuple, i, v) };
-            i += 1;
-            at += code.size;
-        }
+        let field = src
+            .get(code.offset..code.offset + code.size * code.repeat)
+            .ok_or_else(internal_error)?;
+        let out = items
+            .get_mut(i..i + code.repeat)
+            .ok_or_else(internal_error)?;
+        unpack_code(py, code, field, out)?;
+        i += code.repeat;
     }
     Ok(())
 }
@@ -719,12 +781,16 @@ mod tests {
     #[test]
     fn integers_in_both_orders() {
         let mut b = [0u8; 4];
-        put_uint(&mut b, 0x0102_0304, true);
+        store::<4>(&mut b, 0x0102_0304, true);
         assert_eq!(b, [1, 2, 3, 4]);
-        assert_eq!(get_uint(&b, true), 0x0102_0304);
-        put_uint(&mut b, (-2i64) as u64, false);
+        assert_eq!(load::<4>(&b, true), 0x0102_0304);
+        assert_eq!(load::<4>(&b, false), 0x0403_0201);
+        store::<4>(&mut b, (-2i64) as u64, false);
         assert_eq!(b, [0xfe, 0xff, 0xff, 0xff]);
-        assert_eq!(sign_extend(get_uint(&b, false), 4), -2);
+        assert_eq!(sign_extend(load::<4>(&b, false), 4), -2);
+        let mut h = [0u8; 2];
+        store::<2>(&mut h, 0xabcd, false);
+        assert_eq!(h, [0xcd, 0xab]);
         assert_eq!(sign_extend(0x80, 1), -128);
         assert_eq!(sign_extend(u64::MAX, 8), -1);
     }

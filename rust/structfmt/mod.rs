@@ -23,6 +23,7 @@ use pyo3::impl_::trampoline::get_trampoline_function;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use pyo3::Borrowed;
 use pyo3::PyTraverseError;
 use pyo3::PyVisit;
 
@@ -320,23 +321,41 @@ fn parse_keywords<'a, 'py, const N: usize>(
     Ok(out)
 }
 
-/// The `Struct` behind a method's `self` (the descriptor already checked its type).
-fn struct_of<'a, 'py>(slf: &'a Bound<'py, PyAny>) -> PyResult<&'a Struct> {
-    Ok(slf.cast::<Struct>()?.get())
+/// The `Struct` behind a method's `self`.
+fn struct_of<'a>(slf: &'a Bound<'_, PyAny>) -> &'a Struct {
+    // SAFETY: the methods are installed as method descriptors of the Struct type, and
+    // CPython's method descriptors check that `self` is an instance of that type (or of a
+    // subclass) before calling (`descr_check` in Objects/descrobject.c).
+    unsafe { slf.cast_unchecked::<Struct>() }.get()
 }
 
-/// Read access to a bytes-like argument, as `y*` takes it: `bytes` directly, anything else
-/// through the buffer protocol (released when this is dropped).
-enum Input<'a> {
+/// Read access to a bytes-like argument, as `y*` takes it: `bytes` (immutable) and, for a
+/// single record, `bytearray` directly; anything else through the buffer protocol (released
+/// when this is dropped).
+enum Input<'a, 'py> {
     Bytes(&'a [u8]),
+    /// Read afresh on each access: while no buffer export is held the array may be resized
+    /// by Python code (a finaliser run by the collector, say) between two accesses.
+    ByteArray(&'a Bound<'py, PyAny>),
     View(ByteView),
 }
 
-impl Input<'_> {
-    fn new<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Input<'a>> {
+impl<'a, 'py> Input<'a, 'py> {
+    /// For one record: `bytearray` is read without taking a buffer export.
+    fn new(obj: &'a Bound<'py, PyAny>) -> PyResult<Self> {
+        // SAFETY: obj is live; the check reads its type.
+        if unsafe { ffi::PyByteArray_CheckExact(obj.as_ptr()) } != 0 {
+            return Ok(Input::ByteArray(obj));
+        }
+        Self::exported(obj)
+    }
+
+    /// For many records: anything but `bytes` is held through a buffer export, as CPython's
+    /// `iter_unpack` does, so it cannot be resized until the work is done.
+    fn exported(obj: &'a Bound<'py, PyAny>) -> PyResult<Self> {
         let p = obj.as_ptr();
-        // SAFETY: p is live; for an exact bytes object the storage is immutable and lives as
-        // long as `obj` does.
+        // SAFETY: p is live; an exact bytes object's storage is immutable and lives as long
+        // as `obj` does.
         unsafe {
             if ffi::PyBytes_CheckExact(p) != 0 {
                 let data = ffi::PyBytes_AsString(p).cast::<u8>();
@@ -350,15 +369,33 @@ impl Input<'_> {
     fn len(&self) -> usize {
         match self {
             Input::Bytes(b) => b.len(),
+            // SAFETY: the object is a bytearray.
+            Input::ByteArray(b) => unsafe { ffi::PyByteArray_GET_SIZE(b.as_ptr()) as usize },
             Input::View(v) => v.len(),
         }
     }
 
-    /// The bytes. Take this slice only after any allocation that may run the garbage
-    /// collector (and so Python code that could write to a mutable exporter).
-    fn bytes(&self) -> &[u8] {
+    /// The bytes.
+    ///
+    /// # Safety
+    /// No Python code may run while the slice is alive (it may resize a `bytearray`, or
+    /// write to any mutable exporter). Take it after allocating the result tuple, which may
+    /// run the collector.
+    unsafe fn bytes(&self) -> &[u8] {
         match self {
             Input::Bytes(b) => b,
+            Input::ByteArray(b) => {
+                let p = b.as_ptr();
+                // SAFETY: p is a bytearray; its storage holds `size` bytes and stays put
+                // while no Python code runs (caller contract).
+                unsafe {
+                    let n = ffi::PyByteArray_GET_SIZE(p) as usize;
+                    if n == 0 {
+                        return &[];
+                    }
+                    std::slice::from_raw_parts(ffi::PyByteArray_AS_STRING(p).cast::<u8>(), n)
+                }
+            }
             Input::View(v) => v.as_slice(),
         }
     }
@@ -498,17 +535,18 @@ fn do_pack_into(prog: Option<&Program>, args: &[Bound<'_, PyAny>]) -> PyResult<(
 
 /// Unpacks one record from `data` (exactly `prog.size` bytes, taken by `bytes` once the
 /// result tuple exists) into a new tuple.
+///
+/// `bytes` must return a slice that stays valid and unchanged while no Python code runs.
 fn unpack_record<'py, 'a>(
     py: Python<'py>,
     prog: &Program,
-    bytes: impl FnOnce() -> &'a [u8],
+    bytes: impl FnOnce() -> Option<&'a [u8]>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     // SAFETY: PyTuple_New returns a new tuple (slots empty) or NULL with an error set.
     let tuple = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyTuple_New(prog.len as isize))? };
-    let data = bytes();
-    if data.len() != prog.size {
-        return Err(struct_error("buffer changed size during unpacking"));
-    }
+    let data = bytes()
+        .filter(|d| d.len() == prog.size)
+        .ok_or_else(|| struct_error("buffer changed size during unpacking"))?;
     // SAFETY: `tuple` is fresh and unshared with `prog.len` empty slots; `data` cannot change
     // during the call, which creates only objects the collector does not track.
     unsafe { codec::unpack_values(py, prog, data, tuple.as_ptr())? };
@@ -524,7 +562,10 @@ fn do_unpack<'py>(
 ) -> PyResult<Bound<'py, PyTuple>> {
     let input = Input::new(buffer)?;
     match prog {
-        Some(prog) if input.len() == prog.size => unpack_record(py, prog, || input.bytes()),
+        Some(prog) if input.len() == prog.size => unpack_record(py, prog, || {
+            // SAFETY: unpack_record takes the slice after allocating and runs no Python code.
+            Some(unsafe { input.bytes() })
+        }),
         _ => Err(struct_error(format!(
             "unpack requires a buffer of {} bytes",
             prog.map_or(-1, |p| p.size as isize)
@@ -566,22 +607,23 @@ fn do_unpack_from<'py>(
     }
     let start = offset as usize;
     unpack_record(py, prog, || {
-        input
-            .bytes()
-            .get(start..start + prog.size)
-            .unwrap_or_default()
+        // SAFETY: unpack_record takes the slice after allocating and runs no Python code.
+        unsafe { input.bytes() }.get(start..start + prog.size)
     })
 }
 
 /// Checks what `iter_unpack` and `unpack_many` require of the struct and the buffer.
-fn iter_input<'a>(prog: Option<&Program>, buffer: &'a Bound<'_, PyAny>) -> PyResult<Input<'a>> {
+fn iter_input<'a, 'py>(
+    prog: Option<&Program>,
+    buffer: &'a Bound<'py, PyAny>,
+) -> PyResult<Input<'a, 'py>> {
     let prog = prog.ok_or_else(uninitialized)?;
     if prog.size == 0 {
         return Err(struct_error(
             "cannot iteratively unpack with a struct of length 0",
         ));
     }
-    let input = Input::new(buffer)?;
+    let input = Input::exported(buffer)?;
     if input.len() % prog.size != 0 {
         return Err(struct_error(format!(
             "iterative unpacking requires a buffer of a multiple of {} bytes",
@@ -627,7 +669,10 @@ fn do_unpack_many<'py>(
     let mut items: Vec<Bound<'py, PyTuple>> = Vec::with_capacity(n);
     for i in 0..n {
         let start = i * prog.size;
-        let tuple = unpack_record(py, prog, || &input.bytes()[start..start + prog.size])?;
+        let tuple = unpack_record(py, prog, || {
+            // SAFETY: unpack_record takes the slice after allocating and runs no Python code.
+            unsafe { input.bytes() }.get(start..start + prog.size)
+        })?;
         if prog.len > 0 {
             // The tuple holds only ints, floats, bytes and bools, which cannot form cycles:
             // untrack it now, as the collector's `_PyTuple_MaybeUntrack` would on its first
@@ -762,7 +807,7 @@ impl UnpackIter {
             Some(prog) if prog.size > 0 && remaining >= prog.size => {
                 state.index += prog.size;
                 let view = &state.view;
-                unpack_record(py, prog, || &view.as_slice()[index..index + prog.size]).map(Some)
+                unpack_record(py, prog, || view.as_slice().get(index..index + prog.size)).map(Some)
             }
             _ => {
                 let done = guard.take();
@@ -815,9 +860,9 @@ fn cached_struct<'py>(fmt: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Struct>> {
     let hit = unsafe { ffi::PyDict_GetItemWithError(cache.as_ptr(), fmt.as_ptr()) };
     if !hit.is_null() {
         // SAFETY: hit is a live value of the cache; we take our own reference at once, as
-        // packing may run code that clears the cache.
-        let obj = unsafe { Bound::from_borrowed_ptr(py, hit) };
-        return Ok(obj.cast_into::<Struct>()?);
+        // packing may run code that clears the cache. The cache is private to this module
+        // and holds only the Struct objects inserted below.
+        return Ok(unsafe { Bound::from_borrowed_ptr(py, hit).cast_into_unchecked() });
     }
     if let Some(err) = PyErr::take(py) {
         return Err(err);
@@ -854,13 +899,8 @@ unsafe fn m_pack(
 ) -> PyResult<*mut ffi::PyObject> {
     no_keywords(kwnames, "Struct.pack")?;
     // SAFETY: slf and the arguments are live for the call (vectorcall contract).
-    let (slf, args) = unsafe {
-        (
-            Bound::from_borrowed_ptr(py, slf),
-            arg_slice(py, args, nargs),
-        )
-    };
-    raw_ok(do_pack(py, struct_of(&slf)?.program(), args)?)
+    let (slf, args) = unsafe { (Borrowed::from_ptr(py, slf), arg_slice(py, args, nargs)) };
+    raw_ok(do_pack(py, struct_of(&slf).program(), args)?)
 }
 
 unsafe fn m_pack_into(
@@ -872,13 +912,8 @@ unsafe fn m_pack_into(
 ) -> PyResult<*mut ffi::PyObject> {
     no_keywords(kwnames, "Struct.pack_into")?;
     // SAFETY: as in m_pack.
-    let (slf, args) = unsafe {
-        (
-            Bound::from_borrowed_ptr(py, slf),
-            arg_slice(py, args, nargs),
-        )
-    };
-    do_pack_into(struct_of(&slf)?.program(), args)?;
+    let (slf, args) = unsafe { (Borrowed::from_ptr(py, slf), arg_slice(py, args, nargs)) };
+    do_pack_into(struct_of(&slf).program(), args)?;
     Ok(none_ptr(py))
 }
 
@@ -888,13 +923,8 @@ unsafe fn m_unpack(
     arg: *mut ffi::PyObject,
 ) -> PyResult<*mut ffi::PyObject> {
     // SAFETY: slf and arg are live for the call (METH_O contract).
-    let (slf, arg) = unsafe {
-        (
-            Bound::from_borrowed_ptr(py, slf),
-            Bound::from_borrowed_ptr(py, arg),
-        )
-    };
-    raw_ok(do_unpack(py, struct_of(&slf)?.program(), &arg)?)
+    let (slf, arg) = unsafe { (Borrowed::from_ptr(py, slf), Borrowed::from_ptr(py, arg)) };
+    raw_ok(do_unpack(py, struct_of(&slf).program(), &arg)?)
 }
 
 unsafe fn m_unpack_from(
@@ -905,7 +935,7 @@ unsafe fn m_unpack_from(
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<*mut ffi::PyObject> {
     // SAFETY: slf and the arguments are live for the call (vectorcall contract).
-    let slf = unsafe { Bound::from_borrowed_ptr(py, slf) };
+    let slf = unsafe { Borrowed::from_ptr(py, slf) };
     // SAFETY: as above.
     let positional = unsafe { arg_slice(py, args, nargs) };
     let keywords = if kwnames.is_null() {
@@ -928,11 +958,11 @@ unsafe fn m_unpack_from(
         let Some(b) = b else {
             unreachable!("required argument checked by parse_keywords")
         };
-        return raw_ok(do_unpack_from(py, struct_of(&slf)?.program(), b, o)?);
+        return raw_ok(do_unpack_from(py, struct_of(&slf).program(), b, o)?);
     };
     raw_ok(do_unpack_from(
         py,
-        struct_of(&slf)?.program(),
+        struct_of(&slf).program(),
         buffer,
         offset,
     )?)
@@ -944,13 +974,8 @@ unsafe fn m_iter_unpack(
     arg: *mut ffi::PyObject,
 ) -> PyResult<*mut ffi::PyObject> {
     // SAFETY: slf and arg are live for the call (METH_O contract).
-    let (slf, arg) = unsafe {
-        (
-            Bound::from_borrowed_ptr(py, slf),
-            Bound::from_borrowed_ptr(py, arg),
-        )
-    };
-    raw_ok(do_iter_unpack(slf.cast::<Struct>()?, &arg)?)
+    let (slf, arg) = unsafe { (Borrowed::from_ptr(py, slf), Borrowed::from_ptr(py, arg)) };
+    raw_ok(do_iter_unpack(&*slf.cast::<Struct>()?, &arg)?)
 }
 
 unsafe fn m_pack_many(
@@ -959,13 +984,8 @@ unsafe fn m_pack_many(
     arg: *mut ffi::PyObject,
 ) -> PyResult<*mut ffi::PyObject> {
     // SAFETY: slf and arg are live for the call (METH_O contract).
-    let (slf, arg) = unsafe {
-        (
-            Bound::from_borrowed_ptr(py, slf),
-            Bound::from_borrowed_ptr(py, arg),
-        )
-    };
-    raw_ok(do_pack_many(py, struct_of(&slf)?.program(), &arg)?)
+    let (slf, arg) = unsafe { (Borrowed::from_ptr(py, slf), Borrowed::from_ptr(py, arg)) };
+    raw_ok(do_pack_many(py, struct_of(&slf).program(), &arg)?)
 }
 
 unsafe fn m_unpack_many(
@@ -974,13 +994,8 @@ unsafe fn m_unpack_many(
     arg: *mut ffi::PyObject,
 ) -> PyResult<*mut ffi::PyObject> {
     // SAFETY: slf and arg are live for the call (METH_O contract).
-    let (slf, arg) = unsafe {
-        (
-            Bound::from_borrowed_ptr(py, slf),
-            Bound::from_borrowed_ptr(py, arg),
-        )
-    };
-    raw_ok(do_unpack_many(py, struct_of(&slf)?.program(), &arg)?)
+    let (slf, arg) = unsafe { (Borrowed::from_ptr(py, slf), Borrowed::from_ptr(py, arg)) };
+    raw_ok(do_unpack_many(py, struct_of(&slf).program(), &arg)?)
 }
 
 unsafe fn f_pack(
@@ -1104,7 +1119,7 @@ unsafe fn f_calcsize(
     arg: *mut ffi::PyObject,
 ) -> PyResult<*mut ffi::PyObject> {
     // SAFETY: arg is live for the call (METH_O contract).
-    let fmt = unsafe { Bound::from_borrowed_ptr(py, arg) };
+    let fmt = unsafe { Borrowed::from_ptr(py, arg) };
     let s = cached_struct(&fmt)?;
     let size = s.get().program().map_or(-1, |p| p.size as isize);
     raw_ok(size.into_pyobject(py)?)
