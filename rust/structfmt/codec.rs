@@ -242,7 +242,7 @@ fn get_ulong(v: &Bound<'_, PyAny>) -> PyResult<u64> {
 }
 
 /// `PyFloat_AsDouble`, with any failure reported as struct.error, as `_struct.c` does.
-#[inline]
+#[inline(always)]
 fn get_double(v: &Bound<'_, PyAny>) -> PyResult<f64> {
     let p = v.as_ptr();
     // SAFETY: p is a live object; PyFloat_CheckExact reads its type.
@@ -264,14 +264,14 @@ fn get_double(v: &Bound<'_, PyAny>) -> PyResult<f64> {
 ///
 /// The slice borrows the object's storage: the caller copies it out before running any
 /// Python code.
-#[inline]
+#[inline(always)]
 fn bytes_like<'a>(v: &'a Bound<'_, PyAny>, ch: u8) -> PyResult<&'a [u8]> {
     let p = v.as_ptr();
     // SAFETY: p is a live object; the checks read its type, the accessors its storage,
     // which `v` keeps alive for 'a and which cannot change without running Python code.
     unsafe {
         if ffi::PyBytes_Check(p) != 0 {
-            let data = ffi::PyBytes_AsString(p).cast::<u8>();
+            let data = ffi::PyBytes_AS_STRING(p).cast::<u8>();
             let n = ffi::Py_SIZE(p) as usize;
             Ok(std::slice::from_raw_parts(data, n))
         } else if ffi::PyByteArray_Check(p) != 0 {
@@ -348,10 +348,10 @@ fn range_error(code: &Code, unsigned: bool) -> PyErr {
 #[inline(always)]
 fn char_value(v: &Bound<'_, PyAny>) -> PyResult<u8> {
     let p = v.as_ptr();
-    // SAFETY: p is live; PyBytes_Check reads its type, PyBytes_AsString its storage.
+    // SAFETY: p is live; PyBytes_Check reads its type, PyBytes_AS_STRING its storage.
     unsafe {
         if ffi::PyBytes_Check(p) != 0 && ffi::Py_SIZE(p) == 1 {
-            return Ok(*ffi::PyBytes_AsString(p).cast::<u8>());
+            return Ok(*ffi::PyBytes_AS_STRING(p).cast::<u8>());
         }
     }
     Err(struct_error(

@@ -358,7 +358,7 @@ impl<'a, 'py> Input<'a, 'py> {
         // as `obj` does.
         unsafe {
             if ffi::PyBytes_CheckExact(p) != 0 {
-                let data = ffi::PyBytes_AsString(p).cast::<u8>();
+                let data = ffi::PyBytes_AS_STRING(p).cast::<u8>();
                 let n = ffi::Py_SIZE(p) as usize;
                 return Ok(Input::Bytes(std::slice::from_raw_parts(data, n)));
             }
