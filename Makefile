@@ -19,14 +19,14 @@ test-rust:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
-	ruff check python tests examples
-	ruff format --check python tests examples
+	ruff check
+	ruff format --check
 	$(PY) -m mypy.stubtest ferrosock._native --allowlist .stubtest-allowlist
 
 format:
 	cargo fmt --all
-	ruff format python tests examples
-	ruff check --fix python tests examples
+	ruff format
+	ruff check --fix
 
 bench:
 	$(PY) -m ferrosock bench
