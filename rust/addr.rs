@@ -9,7 +9,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 
-use crate::buffer::{str_bytes, ByteView};
+use crate::buffer::{ascii_str, str_bytes, ByteView};
 use crate::errors::{arg_type_error, os_error_from_errno, type_name, with_context};
 
 const AF_INET: i32 = libc::AF_INET;
@@ -450,7 +450,7 @@ fn inet_ntoa<'py>(packed_ip: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString
             .map_err(|_| PyOSError::new_err("packed IP wrong length for inet_ntoa"))?;
         let mut s = String::with_capacity(15);
         format_ipv4(&a, &mut s);
-        Ok(PyString::new(py, &s))
+        ascii_str(py, s.as_bytes())
     })
 }
 
@@ -524,7 +524,7 @@ fn inet_ntop<'py>(
         }
         let mut s = String::with_capacity(46);
         ntop_format(b, &mut s);
-        Ok(PyString::new(py, &s))
+        ascii_str(py, s.as_bytes())
     })
 }
 
@@ -719,12 +719,13 @@ fn format_many<'py>(
         )));
     }
     let mut s = String::with_capacity(46);
-    let items = packed.chunks_exact(size).map(|a| {
+    let list = PyList::empty(py);
+    for a in packed.chunks_exact(size) {
         s.clear();
         ntop_format(a, &mut s);
-        PyString::new(py, &s)
-    });
-    PyList::new(py, items)
+        list.append(ascii_str(py, s.as_bytes())?)?;
+    }
+    Ok(list)
 }
 
 /// `[inet_ntoa(packed[i:i+4]) for i in range(0, len(packed), 4)]`, in one call.

@@ -130,3 +130,28 @@ pub fn str_bytes<'a>(s: &'a Bound<'_, pyo3::types::PyString>) -> PyResult<&'a [u
     // SAFETY: on success `data` points to `size` initialised bytes.
     Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), size as usize) })
 }
+
+/// A new `str` from bytes the caller knows are ASCII (formatted numbers, addresses):
+/// allocated as a compact ASCII string and filled in place, skipping the UTF-8 decoder that
+/// `PyString::new` runs.
+pub fn ascii_str<'py>(
+    py: Python<'py>,
+    ascii: &[u8],
+) -> PyResult<Bound<'py, pyo3::types::PyString>> {
+    debug_assert!(ascii.is_ascii());
+    // SAFETY: PyUnicode_New with maxchar 127 returns a new compact ASCII str of `len`
+    // characters (or NULL + exception); its one-byte data area has room for exactly `len`
+    // bytes, which we fill completely before anyone else can see the object.
+    unsafe {
+        let obj = ffi::PyUnicode_New(ascii.len() as ffi::Py_ssize_t, 127);
+        if obj.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        std::ptr::copy_nonoverlapping(
+            ascii.as_ptr(),
+            ffi::PyUnicode_DATA(obj).cast::<u8>(),
+            ascii.len(),
+        );
+        Ok(Bound::from_owned_ptr(py, obj).cast_into_unchecked())
+    }
+}
