@@ -363,7 +363,7 @@ impl<'a, 'py> Input<'a, 'py> {
                 return Ok(Input::Bytes(std::slice::from_raw_parts(data, n)));
             }
         }
-        Ok(Input::View(ByteView::request(obj, false)?))
+        Ok(Input::View(ByteView::readable(obj)?))
     }
 
     fn len(&self) -> usize {
@@ -488,12 +488,7 @@ fn do_pack_into(prog: Option<&Program>, args: &[Bound<'_, PyAny>]) -> PyResult<(
         }
     };
     let target = &args[0];
-    let mut view = ByteView::request(target, true).map_err(|_| {
-        PyTypeError::new_err(format!(
-            "argument must be read-write bytes-like object, not {}",
-            type_name(target)
-        ))
-    })?;
+    let mut view = ByteView::writable(target, "argument")?;
     let mut offset = offset_for_pack_into(&args[1])?;
     let size = prog.size as isize;
     let len = view.len() as isize;
@@ -641,7 +636,7 @@ fn do_iter_unpack<'py>(
     let py = slf.py();
     let view = {
         let _checked = iter_input(slf.get().program(), buffer)?;
-        ByteView::request(buffer, false)?
+        ByteView::readable(buffer)?
     };
     Bound::new(
         py,
