@@ -3,8 +3,9 @@
 Differential property tests generate formats (every prefix, every code, counts, whitespace,
 str and bytes) and values in and out of range, and require identical bytes, identical tuples
 (floats compared bit for bit, so NaNs count) or the same exception class and message. Tables
-cover alignment, ``p``, ``e`` and the error cases; behaviour tests run once per implementation
-through the ``impl`` fixture.
+cover alignment, ``p``, ``e`` and the error cases; behaviour tests run once per
+implementation through the ``impl`` fixture. Example counts come from the shared hypothesis
+profile (HYPOTHESIS_PROFILE=thorough for a soak run).
 """
 
 from __future__ import annotations
@@ -12,25 +13,17 @@ from __future__ import annotations
 import array
 import gc
 import mmap
-import os
 import pickle
 import struct as std
 import weakref
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, strategies as st
+
 from ferrosock import struct as fs
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
 
 IMPLS = {"stdlib": std, "ferrosock": fs}
-
-# FERROSOCK_STRUCT_EXAMPLES raises the example count for a long soak run.
-DIFF = settings(
-    max_examples=int(os.environ.get("FERROSOCK_STRUCT_EXAMPLES", "150")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
 
 
 @pytest.fixture(params=sorted(IMPLS))
@@ -122,7 +115,7 @@ class BytesSub(bytes):
     pass
 
 
-ODD_VALUES = [
+ODD_VALUES: list[Any] = [
     None,
     "a",
     "",
@@ -257,7 +250,7 @@ def packing_cases(draw: st.DrawFn) -> tuple[str | bytes, list[Any]]:
     values = [draw(value_for(c)) for c in codes]
     # Now and then the wrong number of values.
     if draw(st.integers(min_value=0, max_value=15)) == 0:
-        if values and draw(st.booleans()):
+        if draw(st.booleans()) and values:
             values.pop()
         else:
             values.append(0)
@@ -269,7 +262,6 @@ def packing_cases(draw: st.DrawFn) -> tuple[str | bytes, list[Any]]:
 # ---------------------------------------------------------------------------------------
 
 
-@DIFF
 @given(fmt=formats())
 def test_calcsize_and_struct_attributes(fmt: tuple[Any, ...]) -> None:
     f = fmt[0]
@@ -277,7 +269,6 @@ def test_calcsize_and_struct_attributes(fmt: tuple[Any, ...]) -> None:
     same(lambda m: (m.Struct(f).format, m.Struct(f).size))
 
 
-@DIFF
 @given(case=packing_cases())
 def test_pack_matches(case: tuple[Any, list[Any]]) -> None:
     fmt, values = case
@@ -285,7 +276,6 @@ def test_pack_matches(case: tuple[Any, list[Any]]) -> None:
     same(lambda m: m.Struct(fmt).pack(*values))
 
 
-@DIFF
 @given(fmt=formats(), data=st.data())
 def test_unpack_matches(fmt: tuple[Any, ...], data: st.DataObject) -> None:
     f = fmt[0]
@@ -306,7 +296,6 @@ def test_unpack_matches(fmt: tuple[Any, ...], data: st.DataObject) -> None:
     same(lambda m: list(m.iter_unpack(f, raw * 3)))
 
 
-@DIFF
 @given(case=packing_cases(), data=st.data())
 def test_pack_into_matches(case: tuple[Any, list[Any]], data: st.DataObject) -> None:
     fmt, values = case
@@ -334,7 +323,6 @@ def test_pack_into_matches(case: tuple[Any, list[Any]], data: st.DataObject) -> 
     assert run(fs) == run(std)
 
 
-@DIFF
 @given(case=packing_cases())
 def test_round_trip(case: tuple[Any, list[Any]]) -> None:
     fmt, values = case
@@ -810,11 +798,11 @@ def test_struct_subclass(impl: Any) -> None:
 
 def test_struct_reinit(impl: Any) -> None:
     s = impl.Struct("i")
-    s.__init__("hh")
+    s.__init__("hh")  # type: ignore[misc]
     assert (s.format, s.size) == ("hh", 4)
     assert s.pack(1, 2) == std.pack("hh", 1, 2)
     with pytest.raises(std.error):
-        s.__init__("z")
+        s.__init__("z")  # type: ignore[misc]
     assert s.size == 4
 
 
@@ -823,7 +811,7 @@ def test_struct_reinit_during_pack_is_safe() -> None:
 
     class Sneaky:
         def __index__(self) -> int:
-            s.__init__("q")
+            s.__init__("q")  # type: ignore[misc]
             return 1
 
     # The pack in progress keeps the program it started with.
@@ -906,7 +894,6 @@ def test_struct_accepts_bytes_and_str_formats_as_distinct_cache_keys() -> None:
 # ---------------------------------------------------------------------------------------
 
 
-@DIFF
 @given(case=packing_cases(), n=st.integers(min_value=0, max_value=20), data=st.data())
 def test_pack_many_matches_join(case: tuple[Any, list[Any]], n: int, data: st.DataObject) -> None:
     fmt, values = case
@@ -934,7 +921,6 @@ def test_pack_many_matches_join(case: tuple[Any, list[Any]], n: int, data: st.Da
     assert actual == expected
 
 
-@DIFF
 @given(fmt=formats(), n=st.integers(min_value=0, max_value=20), data=st.data())
 def test_unpack_many_matches_iter_unpack(fmt: tuple[Any, ...], n: int, data: st.DataObject) -> None:
     f = fmt[0]
@@ -962,11 +948,11 @@ def test_pack_many_reports_the_bad_record() -> None:
     with pytest.raises(std.error, match=expected):
         s.pack_many([(1, 2), (3,)])
     with pytest.raises(TypeError, match=r"must be an iterable, not int \(at index 0\)"):
-        s.pack_many([5])
+        s.pack_many([5])  # type: ignore[list-item]
     with pytest.raises(ValueError, match=r"boom \(at index 1\)"):
         s.pack_many([(1, 2), (BadIndex(), 2)])
     with pytest.raises(TypeError):
-        s.pack_many(5)
+        s.pack_many(5)  # type: ignore[arg-type]
 
     def broken() -> Any:
         yield (1, 2)
@@ -1007,7 +993,7 @@ def test_unpack_many_errors() -> None:
     with pytest.raises(std.error, match="a multiple of 4 bytes"):
         fs.Struct("i").unpack_many(b"12345")
     with pytest.raises(TypeError, match="bytes-like object is required"):
-        fs.Struct("i").unpack_many("abcd")
+        fs.Struct("i").unpack_many("abcd")  # type: ignore[arg-type]
 
 
 def test_unpack_many_result_is_independent_of_buffer() -> None:

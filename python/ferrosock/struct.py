@@ -28,6 +28,7 @@ pack_into = _native.struct_pack_into
 unpack = _native.struct_unpack
 unpack_from = _native.struct_unpack_from
 _clearcache = _native.struct_clearcache
+del _native
 
 __all__ = [
     "Struct",

@@ -587,16 +587,30 @@ fn unpack_ints<const N: usize>(
 }
 
 /// New int objects for signed or unsigned raw values (no Python code runs).
+///
+/// `PyLong_FromLong` is CPython's fastest constructor (small-int cache, then a one-digit
+/// path); the wider ones are for values a C long cannot hold.
 #[inline(always)]
 fn signed<const N: usize>(raw: u64) -> *mut ffi::PyObject {
-    // SAFETY: creates a new int, or returns NULL with MemoryError set.
-    unsafe { ffi::PyLong_FromLongLong(sign_extend(raw, N)) }
+    let x = sign_extend(raw, N);
+    // SAFETY: both create a new int, or return NULL with MemoryError set.
+    unsafe {
+        match c_long::try_from(x) {
+            Ok(x) => ffi::PyLong_FromLong(x),
+            Err(_) => ffi::PyLong_FromLongLong(x),
+        }
+    }
 }
 
 #[inline(always)]
 fn unsigned(raw: u64) -> *mut ffi::PyObject {
-    // SAFETY: creates a new int, or returns NULL with MemoryError set.
-    unsafe { ffi::PyLong_FromUnsignedLongLong(raw) }
+    // SAFETY: both create a new int, or return NULL with MemoryError set.
+    unsafe {
+        match c_long::try_from(raw) {
+            Ok(x) => ffi::PyLong_FromLong(x),
+            Err(_) => ffi::PyLong_FromUnsignedLongLong(raw),
+        }
+    }
 }
 
 #[inline(always)]

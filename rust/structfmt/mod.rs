@@ -650,6 +650,35 @@ fn do_iter_unpack<'py>(
     )
 }
 
+/// Keeps the cyclic garbage collector from running until dropped (if it was enabled).
+///
+/// `unpack_many` creates one tuple per record, and every 700 allocations CPython would run a
+/// collection in the middle of the loop, walking the tuples just made. With the collector
+/// paused no Python code at all can run during the loop (only ints, floats, bytes, bools and
+/// tuples of them are created, which have no finalisers); the collection runs at the first
+/// allocation after the call instead. No other thread can see the pause: the GIL is held
+/// throughout.
+struct GcPause {
+    was_enabled: bool,
+}
+
+impl GcPause {
+    fn new() -> Self {
+        // SAFETY: we hold the GIL; PyGC_Disable returns the previous state.
+        let was_enabled = unsafe { ffi::PyGC_Disable() } == 1;
+        GcPause { was_enabled }
+    }
+}
+
+impl Drop for GcPause {
+    fn drop(&mut self) {
+        if self.was_enabled {
+            // SAFETY: we hold the GIL; re-enables only what `new` disabled.
+            unsafe { ffi::PyGC_Enable() };
+        }
+    }
+}
+
 /// `Struct.unpack_many(buffer)`: `list(s.iter_unpack(buffer))` in one call.
 fn do_unpack_many<'py>(
     py: Python<'py>,
@@ -661,7 +690,11 @@ fn do_unpack_many<'py>(
         return Err(uninitialized());
     };
     let n = input.len() / prog.size;
-    let mut items: Vec<Bound<'py, PyTuple>> = Vec::with_capacity(n);
+    let _pause = GcPause::new();
+    // SAFETY: PyList_New returns a new list of n empty slots or NULL with an error set. No
+    // Python code runs until every slot is filled (see GcPause), and a list with empty
+    // slots is deallocated safely if an error stops the loop.
+    let list = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(n as isize))? };
     for i in 0..n {
         let start = i * prog.size;
         let tuple = unpack_record(py, prog, || {
@@ -671,19 +704,12 @@ fn do_unpack_many<'py>(
         if prog.len > 0 {
             // The tuple holds only ints, floats, bytes and bools, which cannot form cycles:
             // untrack it now, as the collector's `_PyTuple_MaybeUntrack` would on its first
-            // pass, instead of making every young-generation collection walk it.
+            // pass, instead of making the next collections walk 100,000 tuples.
             // SAFETY: tuple is a live, GC-tracked tuple; untracking is always allowed.
             unsafe { ffi::PyObject_GC_UnTrack(tuple.as_ptr().cast()) };
         }
-        items.push(tuple);
-    }
-    // The list is filled without any allocation in between, so no Python code ever sees it
-    // with empty slots.
-    // SAFETY: PyList_New returns a new list of n empty slots or NULL with an error set.
-    let list = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(n as isize))? };
-    for (i, item) in items.into_iter().enumerate() {
         // SAFETY: i < n; the slot is empty; the list steals the reference.
-        unsafe { ffi::PyList_SET_ITEM(list.as_ptr(), i as isize, item.into_ptr()) };
+        unsafe { ffi::PyList_SET_ITEM(list.as_ptr(), i as isize, tuple.into_ptr()) };
     }
     Ok(list)
 }
