@@ -5,10 +5,12 @@
 //! format cache, and `Struct.pack_many` / `Struct.unpack_many`.
 //!
 //! The per-call methods (`pack`, `unpack`, `unpack_from`, ...) are installed as raw
-//! `METH_FASTCALL` / `METH_O` method descriptors, exactly as `Modules/_struct.c` defines
-//! them, instead of through `#[pymethods]`: PyO3 would collect `*args` into a new tuple on
-//! every `pack` call, which alone costs more than the 1.2x budget we have against the C
-//! implementation. They run inside PyO3's own trampolines (panic trap, attach accounting).
+//! `METH_FASTCALL` / `METH_O` method descriptors, as `Modules/_struct.c` defines them,
+//! instead of through `#[pymethods]`: PyO3 would collect `*args` into a new tuple on every
+//! `pack` call, which alone costs more than the 1.2x budget we have against the C
+//! implementation. They run inside PyO3's own trampolines (panic trap, attach accounting);
+//! where C uses plain `METH_FASTCALL`, ours add `METH_KEYWORDS` (PyO3 has no trampoline for
+//! the former) and raise the same "takes no keyword arguments" error themselves.
 
 mod codec;
 mod format;
@@ -83,12 +85,13 @@ impl ProgramSlot {
     }
 }
 
-/// `struct.Struct(format)`: a compiled format (mirrors `_struct.Struct` of CPython 3.11).
+/// Struct(format) --> compiled struct object
 ///
-/// Same attributes (`format` as `str`, `size`), methods, errors and subclassing as the stdlib
-/// class, plus `pack_many` and `unpack_many`. `__init__` may be called again to recompile,
-/// as in the stdlib. Deviation: an empty `0p` field's length byte is never written past the
-/// end of the struct (CPython writes it one byte out of bounds).
+/// A drop-in for the stdlib's struct.Struct (CPython 3.11's _struct.Struct): the same
+/// attributes (format, a str; size), methods, errors and subclassing, plus pack_many() and
+/// unpack_many(). __init__ may be called again to recompile, as in the stdlib.
+/// Deviation: the length byte of an empty '0p' field is never written past the end of the
+/// struct (CPython writes it one byte out of bounds).
 #[pyclass(
     frozen,
     subclass,
@@ -607,25 +610,26 @@ fn do_unpack_from<'py>(
     })
 }
 
-/// Checks what `iter_unpack` and `unpack_many` require of the struct and the buffer.
-fn iter_input<'a, 'py>(
-    prog: Option<&Program>,
-    buffer: &'a Bound<'py, PyAny>,
-) -> PyResult<Input<'a, 'py>> {
+/// What `iter_unpack` and `unpack_many` require of the struct, checked before the buffer.
+fn iter_program(prog: Option<&Program>) -> PyResult<&Program> {
     let prog = prog.ok_or_else(uninitialized)?;
     if prog.size == 0 {
         return Err(struct_error(
             "cannot iteratively unpack with a struct of length 0",
         ));
     }
-    let input = Input::exported(buffer)?;
-    if input.len() % prog.size != 0 {
+    Ok(prog)
+}
+
+/// What `iter_unpack` and `unpack_many` require of the buffer's length.
+fn check_multiple(len: usize, prog: &Program) -> PyResult<()> {
+    if len % prog.size != 0 {
         return Err(struct_error(format!(
             "iterative unpacking requires a buffer of a multiple of {} bytes",
             prog.size
         )));
     }
-    Ok(input)
+    Ok(())
 }
 
 /// `Struct.iter_unpack`.
@@ -633,13 +637,11 @@ fn do_iter_unpack<'py>(
     slf: &Bound<'py, Struct>,
     buffer: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, UnpackIter>> {
-    let py = slf.py();
-    let view = {
-        let _checked = iter_input(slf.get().program(), buffer)?;
-        ByteView::readable(buffer)?
-    };
+    let prog = iter_program(slf.get().program())?;
+    let view = ByteView::readable(buffer)?;
+    check_multiple(view.len(), prog)?;
     Bound::new(
-        py,
+        slf.py(),
         UnpackIter {
             state: Mutex::new(Some(IterState {
                 so: slf.clone().unbind(),
@@ -685,10 +687,9 @@ fn do_unpack_many<'py>(
     prog: Option<&Program>,
     buffer: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let input = iter_input(prog, buffer)?;
-    let Some(prog) = prog else {
-        return Err(uninitialized());
-    };
+    let prog = iter_program(prog)?;
+    let input = Input::exported(buffer)?;
+    check_multiple(input.len(), prog)?;
     let n = input.len() / prog.size;
     let _pause = GcPause::new();
     // SAFETY: PyList_New returns a new list of n empty slots or NULL with an error set. No
