@@ -14,7 +14,7 @@ use pyo3::exceptions::{PyOverflowError, PySystemError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-use super::format::{Code, Op, Program};
+use super::format::{Code, Op, Program, Read, Step};
 
 // ---------------------------------------------------------------------------------------
 // Pure numeric encodings
@@ -724,6 +724,9 @@ pub unsafe fn unpack_values(
         let ob_item = (*tuple.cast::<ffi::PyTupleObject>()).ob_item.as_mut_ptr();
         std::slice::from_raw_parts_mut(ob_item, prog.len)
     };
+    if let Some(steps) = &prog.steps {
+        return unpack_steps(py, steps, src, items);
+    }
     let mut i = 0;
     for code in &prog.codes {
         let field = src
@@ -734,6 +737,62 @@ pub unsafe fn unpack_values(
             .ok_or_else(internal_error)?;
         unpack_code(py, code, field, out)?;
         i += code.repeat;
+    }
+    Ok(())
+}
+
+/// `N` bytes at `at` of `src` as an unsigned integer in the given byte order.
+#[inline(always)]
+fn load_at<const N: usize>(src: &[u8], at: usize, big_endian: bool) -> PyResult<u64> {
+    let c = src.get(at..at + N).ok_or_else(internal_error)?;
+    Ok(load::<N>(c, big_endian))
+}
+
+/// Unpacks a short format value by value (one dispatch per value, no per-code loops).
+#[inline(always)]
+fn unpack_steps(
+    py: Python<'_>,
+    steps: &[Step],
+    src: &[u8],
+    items: &mut [*mut ffi::PyObject],
+) -> PyResult<()> {
+    if steps.len() != items.len() {
+        return Err(internal_error());
+    }
+    for (slot, st) in items.iter_mut().zip(steps) {
+        let (at, be) = (st.offset, st.big_endian);
+        let v = match st.read {
+            Read::Bytes => bytes(src.get(at..at + st.len).ok_or_else(internal_error)?),
+            Read::Pascal => {
+                let field = src.get(at..at + st.len).ok_or_else(internal_error)?;
+                let Some((&len, rest)) = field.split_first() else {
+                    // `0p`: CPython asks PyBytes_FromStringAndSize for -1 bytes.
+                    return Err(PySystemError::new_err(
+                        "Negative size passed to PyBytes_FromStringAndSize",
+                    ));
+                };
+                bytes(&rest[..usize::from(len).min(rest.len())])
+            }
+            // SAFETY: returns a new reference to True or False.
+            Read::Bool => unsafe {
+                ffi::PyBool_FromLong(c_long::from(load_at::<1>(src, at, be)? != 0))
+            },
+            Read::I8 => signed::<1>(load_at::<1>(src, at, be)?),
+            Read::U8 => unsigned(load_at::<1>(src, at, be)?),
+            Read::I16 => signed::<2>(load_at::<2>(src, at, be)?),
+            Read::U16 => unsigned(load_at::<2>(src, at, be)?),
+            Read::I32 => signed::<4>(load_at::<4>(src, at, be)?),
+            Read::U32 => unsigned(load_at::<4>(src, at, be)?),
+            Read::I64 => signed::<8>(load_at::<8>(src, at, be)?),
+            Read::U64 => unsigned(load_at::<8>(src, at, be)?),
+            Read::F16 => float(half_to_f64(load_at::<2>(src, at, be)? as u16)),
+            Read::F32 => float(f64::from(f32::from_bits(load_at::<4>(src, at, be)? as u32))),
+            Read::F64 => float(f64::from_bits(load_at::<8>(src, at, be)?)),
+        };
+        if v.is_null() {
+            return Err(fetch(py));
+        }
+        *slot = v;
     }
     Ok(())
 }

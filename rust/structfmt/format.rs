@@ -109,6 +109,84 @@ pub struct Program {
     pub size: usize,
     /// How many Python values `pack` takes and `unpack` returns.
     pub len: usize,
+    /// The codes expanded to one step per value, for unpacking short formats without a
+    /// per-code loop (`None` past [`MAX_STEPS`] values: `'1000000i'` stays compact).
+    pub steps: Option<Vec<Step>>,
+}
+
+/// Formats with more values than this unpack code by code.
+pub const MAX_STEPS: usize = 256;
+
+/// How one value is read back, with its width folded into the kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Read {
+    /// `c` and `s`: the bytes as they are.
+    Bytes,
+    /// `p`: a length byte, then at most `len - 1` bytes.
+    Pascal,
+    Bool,
+    I8,
+    U8,
+    I16,
+    U16,
+    I32,
+    U32,
+    I64,
+    U64,
+    F16,
+    F32,
+    F64,
+}
+
+/// One value of an unpacked record: `len` bytes at `offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub read: Read,
+    pub big_endian: bool,
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl Code {
+    /// How this code's values are read back.
+    pub fn read(&self) -> Read {
+        match (self.op, self.size) {
+            (Op::Char | Op::Str, _) => Read::Bytes,
+            (Op::Pascal, _) => Read::Pascal,
+            (Op::Bool, _) => Read::Bool,
+            (Op::Half, _) => Read::F16,
+            (Op::NativeFloat | Op::StdFloat, _) => Read::F32,
+            (Op::Double, _) => Read::F64,
+            (op, 1) if op.is_signed() => Read::I8,
+            (op, 2) if op.is_signed() => Read::I16,
+            (op, 4) if op.is_signed() => Read::I32,
+            (op, _) if op.is_signed() => Read::I64,
+            (_, 1) => Read::U8,
+            (_, 2) => Read::U16,
+            (_, 4) => Read::U32,
+            (_, _) => Read::U64,
+        }
+    }
+}
+
+/// One step per value of `codes`, or `None` for more than [`MAX_STEPS`] values.
+fn expand(codes: &[Code], len: usize) -> Option<Vec<Step>> {
+    if len > MAX_STEPS {
+        return None;
+    }
+    let mut steps = Vec::with_capacity(len);
+    for code in codes {
+        let read = code.read();
+        for k in 0..code.repeat {
+            steps.push(Step {
+                read,
+                big_endian: code.big_endian,
+                offset: code.offset + k * code.size,
+                len: code.size,
+            });
+        }
+    }
+    Some(steps)
 }
 
 /// Why a format does not compile. The messages are CPython 3.11's.
@@ -326,6 +404,7 @@ pub fn compile(fmt: &[u8]) -> Result<Program, FormatError> {
     Ok(Program {
         // The scan above accepted only ASCII characters.
         format: fmt.iter().map(|&b| char::from(b)).collect(),
+        steps: expand(&codes, len),
         codes,
         size,
         len,
@@ -446,8 +525,49 @@ mod tests {
     }
 
     #[test]
+    fn steps_expand_short_formats() {
+        let p = compile(b"<2h3sp?").unwrap();
+        let steps: Vec<_> = p
+            .steps
+            .unwrap()
+            .iter()
+            .map(|s| (s.read, s.offset, s.len))
+            .collect();
+        assert_eq!(
+            steps,
+            vec![
+                (Read::I16, 0, 2),
+                (Read::I16, 2, 2),
+                (Read::Bytes, 4, 3),
+                (Read::Pascal, 7, 1),
+                (Read::Bool, 8, 1),
+            ]
+        );
+        let p = compile(b"qQnNPlLiIe").unwrap();
+        let reads: Vec<_> = p.steps.unwrap().iter().map(|s| s.read).collect();
+        assert_eq!(
+            reads,
+            [
+                Read::I64,
+                Read::U64,
+                Read::I64,
+                Read::U64,
+                Read::U64,
+                Read::I64,
+                Read::U64,
+                Read::I32,
+                Read::U32,
+                Read::F16
+            ]
+        );
+        assert!(compile(b"257b").unwrap().steps.is_none());
+        assert_eq!(compile(b"256b").unwrap().steps.map(|s| s.len()), Some(256));
+    }
+
+    #[test]
     fn huge_repeat_counts_stay_compact() {
         let p = compile(b"1000000000000i").unwrap();
+        assert!(p.steps.is_none());
         assert_eq!(p.codes.len(), 1);
         assert_eq!(p.len, 1_000_000_000_000);
         assert_eq!(p.size, 4_000_000_000_000);

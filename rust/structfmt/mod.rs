@@ -696,12 +696,17 @@ fn do_unpack_many<'py>(
     // Python code runs until every slot is filled (see GcPause), and a list with empty
     // slots is deallocated safely if an error stops the loop.
     let list = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(n as isize))? };
-    for i in 0..n {
-        let start = i * prog.size;
-        let tuple = unpack_record(py, prog, || {
-            // SAFETY: unpack_record takes the slice after allocating and runs no Python code.
-            unsafe { input.bytes() }.get(start..start + prog.size)
-        })?;
+    // SAFETY: no Python code can run while the collector is paused and only ints, floats,
+    // bytes, bools and tuples are created, so the buffer (bytes, or held by an export)
+    // cannot change while this slice lives.
+    let data = unsafe { input.bytes() };
+    for (i, record) in data.chunks_exact(prog.size).enumerate() {
+        // SAFETY: PyTuple_New returns a new tuple (slots empty) or NULL with an error set.
+        let tuple =
+            unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyTuple_New(prog.len as isize))? };
+        // SAFETY: `tuple` is fresh and unshared with `prog.len` empty slots; `record` cannot
+        // change (see above).
+        unsafe { codec::unpack_values(py, prog, record, tuple.as_ptr())? };
         if prog.len > 0 {
             // The tuple holds only ints, floats, bytes and bools, which cannot form cycles:
             // untrack it now, as the collector's `_PyTuple_MaybeUntrack` would on its first

@@ -42,6 +42,7 @@ def _records(fmt: str, n: int, seed: int) -> list[tuple[Any, ...]]:
 def cases(quick: bool) -> list[Case]:
     single_n = 1_000
     batch_n = 20_000 if quick else 100_000
+    recv_n = 10_000
     out: list[Case] = []
     for fmt in FORMATS:
         records = _records(fmt, single_n, seed=len(fmt))
@@ -96,10 +97,9 @@ def cases(quick: bool) -> list[Case]:
     for fmt in FORMATS:
         records = _records(fmt, batch_n, seed=len(fmt) + 100)
         s, f = std.Struct(fmt), fs.Struct(fmt)
-        packed = b"".join(s.pack(*r) for r in records)
-        out += [
+        out.append(
             Case(
-                name=f"Struct.pack_many({fmt!r})",
+                name=f"Struct.pack_many({fmt!r}) x{batch_n}",
                 group="struct",
                 baseline=lambda s=s, r=records: b"".join(s.pack(*x) for x in r),
                 candidate=lambda f=f, r=records: f.pack_many(r),
@@ -107,16 +107,22 @@ def cases(quick: bool) -> list[Case]:
                 target=PACK_MANY_TARGET,
                 baseline_label="join(pack)",
                 clock="cpu",
-            ),
-            Case(
-                name=f"Struct.unpack_many({fmt!r})",
-                group="struct",
-                baseline=lambda s=s, p=packed: list(s.iter_unpack(p)),
-                candidate=lambda f=f, p=packed: f.unpack_many(p),
-                ops=batch_n,
-                target=UNPACK_MANY_TARGET,
-                baseline_label="list(iter_unpack)",
-                clock="cpu",
-            ),
-        ]
+            )
+        )
+        # Two buffer sizes: a receive buffer's worth, and a batch as large as pack_many's,
+        # where allocating and freeing the result objects (equal on both sides) dominates.
+        for n in (recv_n, batch_n):
+            packed = b"".join(s.pack(*r) for r in records[:n])
+            out.append(
+                Case(
+                    name=f"Struct.unpack_many({fmt!r}) x{n}",
+                    group="struct",
+                    baseline=lambda s=s, p=packed: list(s.iter_unpack(p)),
+                    candidate=lambda f=f, p=packed: f.unpack_many(p),
+                    ops=n,
+                    target=UNPACK_MANY_TARGET,
+                    baseline_label="list(iter_unpack)",
+                    clock="cpu",
+                )
+            )
     return out
