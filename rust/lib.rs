@@ -7,11 +7,15 @@ mod addr;
 mod buffer;
 mod errors;
 mod framing;
+mod loadgen;
+mod sockserver;
 
 /// The private extension module behind the `ferrosock` package. Users import `ferrosock`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     addr::register(m)?;
+    loadgen::register(m)?;
+    sockserver::register(m)?;
     Ok(())
 }
