@@ -619,3 +619,104 @@ def test_same_replies_for_any_input(line_servers, lines, split):
     # The stdlib proves the expectation; a 'quit' line inside the data stops both early.
     if all(line.strip() != b"quit" for line in lines):
         assert replies["stdlib"] == expected
+
+
+# --- the native readiness wait behind serve_forever -------------------------------------
+
+
+def stdlib_ready(fd, timeout):
+    import selectors
+
+    with selectors.PollSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        return bool(sel.select(timeout))
+
+
+def test_wait_readable_agrees_with_poll_selector():
+    from ferrosock._native import wait_readable
+
+    a, b = socket.socketpair()
+    try:
+        for timeout in (0, 0.0, -1, 0.001):
+            assert wait_readable(a.fileno(), timeout) is stdlib_ready(a.fileno(), timeout) is False
+        b.send(b"x")
+        for timeout in (None, 0, 0.01):
+            assert wait_readable(a.fileno(), timeout) is stdlib_ready(a.fileno(), timeout) is True
+        a.recv(1)
+        b.close()  # hang-up counts as readable for both
+        assert wait_readable(a.fileno(), 0) is stdlib_ready(a.fileno(), 0) is True
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.parametrize(
+    ("timeout", "exc"), [(float("nan"), ValueError), (float("inf"), OverflowError)]
+)
+def test_wait_readable_bad_timeouts_match_poll_selector(timeout, exc):
+    from ferrosock._native import wait_readable
+
+    a, b = socket.socketpair()
+    try:
+        with pytest.raises(exc) as ours:
+            wait_readable(a.fileno(), timeout)
+        with pytest.raises(exc) as theirs:
+            stdlib_ready(a.fileno(), timeout)
+        assert str(ours.value) == str(theirs.value)
+        with pytest.raises(ValueError, match="Invalid file descriptor: -1"):
+            wait_readable(-1, 0)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_readiness_waiter_wake_is_sticky_and_close_is_safe():
+    from ferrosock._native import ReadinessWaiter
+
+    before = fd_count()
+    a, b = socket.socketpair()
+    w = ReadinessWaiter()
+    assert w.wait(a.fileno(), 0) == 0
+    w.wake()
+    assert w.wait(a.fileno(), None) == 2  # woken, fd not ready
+    assert w.wait(a.fileno(), None) == 2  # still woken: sticky
+    b.send(b"x")
+    assert w.wait(a.fileno(), 0) == 3
+    w.close()
+    assert w.closed
+    w.wake()  # no-op after close, never a write to a reused descriptor
+    w.close()
+    assert w.wait(a.fileno(), 0) == 1  # a closed waiter still waits on the fd
+    a.close()
+    b.close()
+    assert fd_count() == before
+
+
+def test_readiness_waiter_wakes_a_blocked_wait_from_another_thread():
+    from ferrosock._native import ReadinessWaiter
+
+    a, b = socket.socketpair()
+    with ReadinessWaiter() as w:
+        threading.Timer(0.05, w.wake).start()
+        assert w.wait(a.fileno(), None) == 2  # no timeout: only the wake can end it
+    a.close()
+    b.close()
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
+def test_wait_runs_signal_handlers_and_retries():
+    from ferrosock._native import wait_readable
+
+    hits = []
+    old = signal.signal(signal.SIGUSR1, lambda *a: hits.append(1))
+    a, b = socket.socketpair()
+    try:
+        threading.Timer(0.02, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+        threading.Timer(0.2, b.send, (b"x",)).start()
+        # EINTR runs the handler, which returns: the wait goes on until the data arrives.
+        assert wait_readable(a.fileno(), None) is True
+        assert hits == [1]
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+        a.close()
+        b.close()

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from ferrosock import _native
 
@@ -86,7 +87,7 @@ class ServerProcess:
             stderr=self._stderr,
             env=env,
         )
-        self.address: object = None
+        self.address: Any = None
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         """Waits for the ``READY`` line, then polls until a connection is accepted."""
@@ -129,15 +130,16 @@ class ServerProcess:
             s.connect(self.address)
 
     def _fail(self, what: str) -> None:
-        self.stop()
+        self._terminate()
         self._stderr.seek(0)
         err = self._stderr.read().decode(errors="replace").strip()
+        self.stop()
         raise RuntimeError(f"{self.spec.label} server {what}" + (f":\n{err}" if err else ""))
 
     def cpu_seconds(self) -> float:
         return proc_cpu_seconds(self.proc.pid)
 
-    def stop(self) -> None:
+    def _terminate(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -145,6 +147,10 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(3.0)
+
+    def stop(self) -> None:
+        """Stops the server (SIGTERM, then SIGKILL after 3 s) and releases its pipes."""
+        self._terminate()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self._stderr.close()

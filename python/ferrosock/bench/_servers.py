@@ -25,6 +25,7 @@ import socketserver
 import struct
 import sys
 from collections.abc import Callable
+from typing import Any
 
 HEADER = struct.Struct("!I")
 MAX_FRAME = 16 * 1024 * 1024
@@ -63,7 +64,7 @@ def decode_frames(buf: bytearray, handle: Callable[[bytes], bytes | None]) -> by
     return b"".join(out) if out else None
 
 
-def _spec_address(spec: str) -> tuple[int, object]:
+def _spec_address(spec: str) -> tuple[int, Any]:
     """``--bind`` value -> (family, address to bind, port 0 for TCP)."""
     if spec == "tcp4":
         return socket.AF_INET, ("127.0.0.1", 0)
@@ -138,6 +139,7 @@ def _protocol_class(framing: str):
 def serve_asyncio(sock: socket.socket, framing: str, use_uvloop: bool) -> None:
     import asyncio
 
+    loop: asyncio.AbstractEventLoop
     if use_uvloop:
         import uvloop
 
@@ -303,15 +305,14 @@ def serve_socketserver(spec: str, framing: str, module) -> None:
     base = (
         module.ThreadingUnixStreamServer if family == socket.AF_UNIX else module.ThreadingTCPServer
     )
-
-    class Server(base):
-        address_family = family
-        allow_reuse_address = True
-        request_queue_size = BACKLOG
-        daemon_threads = True
-        block_on_close = False
-
-    server = Server(address, handler)
+    settings = {
+        "address_family": family,
+        "allow_reuse_address": True,
+        "request_queue_size": BACKLOG,
+        "daemon_threads": True,
+        "block_on_close": False,
+    }
+    server = type("Server", (base,), settings)(address, handler)
 
     def on_signal(*_):
         raise KeyboardInterrupt
@@ -337,7 +338,7 @@ def serve_ferrosock(spec: str, framing: str) -> None:
     def handler(conn, message):
         return echo(message)
 
-    server = ferrosock.Server(address, handler, framing=framing)
+    server = ferrosock.Server(address, handler, framing=framing)  # type: ignore[attr-defined]
 
     def on_signal(*_):
         raise KeyboardInterrupt

@@ -1,0 +1,113 @@
+"""The server benchmark's own machinery: every compared server echoes correctly in both
+modes (so its figures measure the right thing), CPU accounting reads the right fields, and a
+tiny run produces a complete report. Bounded; no timing assertions."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import pytest
+from ferrosock import _native
+from ferrosock.bench import _servers
+from ferrosock.bench._serverbench import (
+    Load,
+    ServerProcess,
+    ServerSpec,
+    paired_ratio,
+    proc_cpu_seconds,
+    run_load,
+)
+from ferrosock.bench.scenarios_server import Table, Timing, format_table
+
+PYTHON_KINDS = ["asyncio", "uvloop", "selectors", "socketserver", "ferrosock-socketserver"]
+
+
+def test_decode_frames_splits_and_keeps_partial_tail():
+    wire = b"".join(struct.pack("!I", len(m)) + m for m in (b"ab", b"", b"xyz"))
+    for cut in range(len(wire) + 1):
+        buf = bytearray(wire[:cut])
+        got: list[bytes] = []
+
+        def handle(m, got=got):
+            got.append(m)
+            return m.upper()
+
+        out1 = _servers.decode_frames(buf, handle)
+        buf += wire[cut:]
+        out2 = _servers.decode_frames(buf, handle)
+        assert got == [b"ab", b"", b"xyz"]
+        assert (out1 or b"") + (out2 or b"") == wire.upper()
+        assert buf == b""
+    with pytest.raises(ValueError, match="exceeds"):
+        _servers.decode_frames(bytearray(struct.pack("!I", 2**31)), lambda m: m)
+
+
+def test_proc_cpu_seconds_reads_utime_and_stime():
+    t = os.times()
+    mine = proc_cpu_seconds(os.getpid())
+    # Same kernel counters, read a moment apart: within a few 10 ms ticks.
+    assert abs(mine - (t.user + t.system)) < 0.5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["native-echo", *PYTHON_KINDS])
+@pytest.mark.parametrize("framing", ["frame", "raw"])
+def test_every_server_kind_echoes_correctly(kind, framing):
+    if kind == "native-echo" and framing == "frame":
+        pytest.skip("the native echo is framing-agnostic: covered by 'raw'")
+    proc = ServerProcess(ServerSpec(kind, kind, framing), "tcp4")
+    try:
+        proc.wait_ready()
+        # Messages split and joined arbitrarily by TCP; every byte verified by loadgen.
+        for conns, depth, size in ((1, 1, 64), (4, 16, 1000)):
+            r = _native.loadgen(proc.address, conns, depth, size, framing, 0.05, warmup=0.01)
+            assert r["bytes_received"] == r["bytes_sent"] == r["verified"] * r["wire_size"]
+            assert r["messages"] > 0
+    finally:
+        proc.stop()
+    assert proc.proc.returncode is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["native-echo", "asyncio", "socketserver"])
+def test_unix_and_ipv6_servers(kind, tmp_path):
+    for bind in ("unix:" + str(tmp_path / f"{kind}.sock"), "tcp6"):
+        proc = ServerProcess(ServerSpec(kind, kind, "raw"), bind)
+        try:
+            try:
+                proc.wait_ready()
+            except RuntimeError:
+                if bind == "tcp6":
+                    pytest.skip("::1 not available")
+                raise
+            r = _native.loadgen(proc.address, 2, 2, 64, "raw", 0.05)
+            assert r["bytes_received"] == r["verified"] * 64
+        finally:
+            proc.stop()
+
+
+def test_failed_server_start_reports_stderr():
+    proc = ServerProcess(ServerSpec("bad", "asyncio", "raw"), "nowhere")
+    with pytest.raises(RuntimeError, match="unknown --bind"):
+        proc.wait_ready(timeout=20)
+
+
+@pytest.mark.slow
+def test_tiny_run_makes_a_complete_report():
+    specs = [
+        ServerSpec("native echo", "native-echo", "raw"),
+        ServerSpec("asyncio Protocol", "asyncio", "frame"),
+    ]
+    load = Load("frame 64 B", "frame", 64, 4, 4)
+    rows = run_load(specs, load, rounds=2, duration=0.05, warmup=0.01)
+    for row in rows:
+        assert row.ok, row.error
+        assert len(row.samples) == 2
+        assert row.server_cpu_s >= 0
+        assert row.cpu_us_per_msg == pytest.approx(
+            1e6 * row.server_cpu_s / sum(s.messages for s in row.samples)
+        )
+    assert paired_ratio(rows[1], rows[1]) == 1.0
+    text = format_table(Table(load.name, rows, [rows[1]], Timing(2, 0.05, 0.01)))
+    assert "native echo" in text and "asyncio Protocol" in text and "1.00x" in text
