@@ -7,11 +7,13 @@ mod addr;
 mod buffer;
 mod errors;
 mod framing;
+mod server;
 
 /// The private extension module behind the `ferrosock` package. Users import `ferrosock`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     addr::register(m)?;
+    server::register(m)?;
     Ok(())
 }
