@@ -8,6 +8,7 @@ mod buffer;
 mod errors;
 mod framing;
 mod loadgen;
+mod server;
 mod sockserver;
 
 /// The private extension module behind the `ferrosock` package. Users import `ferrosock`.
@@ -16,6 +17,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     addr::register(m)?;
     loadgen::register(m)?;
+    server::register(m)?;
     sockserver::register(m)?;
     Ok(())
 }

@@ -40,11 +40,15 @@ from ferrosock._socket import (  # noqa: E402
     socket,
     socketpair,
 )
+from ferrosock.server import Connection, DatagramServer, Server  # noqa: E402
 
 __version__: str = _native.__version__
 
 __all__ = [
     *_std.__all__,
+    "Connection",
+    "DatagramServer",
+    "Server",
     "inet_aton_many",
     "inet_ntoa_many",
     "inet_ntop_many",
