@@ -175,7 +175,10 @@ impl Template {
 
 struct Conn {
     id: usize,
+    token: u64,
     stream: Stream,
+    /// Whether write readiness is in the epoll interest set (only while a write blocked).
+    want_write: bool,
     send: Template,
     expect: Template,
     out: Vec<u8>,
@@ -196,8 +199,29 @@ impl Conn {
         }
     }
 
-    /// Writes queued bytes until done or `EWOULDBLOCK`; returns the bytes written.
-    fn flush(&mut self) -> Result<u64, LoadError> {
+    /// Writes queued bytes until done or `EWOULDBLOCK` (then asks epoll for write
+    /// readiness until the rest is out); returns the bytes written.
+    fn flush(&mut self, epoll: &Epoll) -> Result<u64, LoadError> {
+        let written = self.write_some()?;
+        let blocked = self.out_pos < self.out.len();
+        if blocked != self.want_write {
+            let events = if blocked {
+                READABLE | WRITABLE
+            } else {
+                READABLE
+            };
+            epoll
+                .modify(self.stream.as_raw_fd(), events, self.token)
+                .map_err(|err| LoadError::Io {
+                    what: "epoll_ctl".into(),
+                    err,
+                })?;
+            self.want_write = blocked;
+        }
+        Ok(written)
+    }
+
+    fn write_some(&mut self) -> Result<u64, LoadError> {
         let mut written = 0u64;
         while self.out_pos < self.out.len() {
             match self.stream.write(&self.out[self.out_pos..]) {
@@ -468,11 +492,13 @@ fn connect_all(cfg: &Config, ids: &[usize]) -> Result<(Epoll, Vec<Conn>), LoadEr
             cfg.target
         )))?;
         epoll
-            .add(stream.as_raw_fd(), READABLE | WRITABLE, token as u64)
+            .add(stream.as_raw_fd(), READABLE, token as u64)
             .map_err(io_err("epoll_ctl".into()))?;
         conns.push(Conn {
             id,
+            token: token as u64,
             stream,
+            want_write: false,
             send: Template::new(cfg, id),
             expect: Template::new(cfg, id),
             out: Vec::with_capacity(cfg.depth * cfg.wire_len()),
@@ -499,7 +525,7 @@ fn drive(
     let start = Instant::now();
     for c in conns.iter_mut() {
         c.queue(cfg.depth, start);
-        report.bytes_sent += c.flush()?;
+        report.bytes_sent += c.flush(epoll)?;
     }
     let mut sending = true;
     let mut drain_deadline = None;
@@ -549,15 +575,17 @@ fn drive(
                     c.queue(completed, Instant::now());
                 }
             }
-            // Edge-triggered: try to write whenever anything happened on the socket.
-            report.bytes_sent += c.flush()?;
+            if c.out_pos < c.out.len() {
+                report.bytes_sent += c.flush(epoll)?;
+            }
         }
     }
     report.seconds = (clock.end - clock.warm_end).as_secs_f64();
     Ok(report)
 }
 
-/// Reads until `EWOULDBLOCK`, verifying; returns how many messages completed.
+/// Reads what is there, verifying; returns how many messages completed. Level-triggered
+/// epoll reports the socket again if a full buffer left more behind.
 fn read_ready(
     c: &mut Conn,
     buf: &mut [u8],
@@ -587,6 +615,9 @@ fn read_ready(
                         report.latency.record(u64::try_from(ns).unwrap_or(u64::MAX));
                     }
                 })?;
+                if n < buf.len() {
+                    return Ok(completed);
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(completed),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -641,7 +672,9 @@ mod tests {
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         let conn = Conn {
             id: 0,
+            token: 0,
             stream: Stream::Unix(a),
+            want_write: false,
             send: Template::new(c, 0),
             expect: Template::new(c, 0),
             out: Vec::new(),

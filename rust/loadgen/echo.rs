@@ -18,11 +18,18 @@ const READ_CHUNK: usize = 64 * 1024;
 
 struct Conn {
     stream: Stream,
+    token: u64,
     pending: Vec<u8>,
     pending_pos: usize,
-    /// Edge-triggered: set while data may be waiting that was not read (paused on
-    /// `HIGH_WATER`), so the drain resumes reading without a new edge.
-    unread: bool,
+    /// The interest set registered with epoll: readable unless over `HIGH_WATER`,
+    /// writable only while unsent bytes wait.
+    interest: u32,
+}
+
+impl Conn {
+    fn backlog(&self) -> usize {
+        self.pending.len() - self.pending_pos
+    }
 }
 
 /// The listening socket and the doorbell `shutdown` rings; shared with other threads.
@@ -76,18 +83,16 @@ impl Echo {
             epoll.add(self.waker.as_raw_fd(), READABLE, WAKER)?;
             state.epoll = Some(epoll);
         }
+        let State { epoll, conns, free } = state;
+        let Some(epoll) = epoll.as_ref() else {
+            return Ok(Exit::Shutdown);
+        };
         let mut events = Vec::with_capacity(256);
         let mut buf = vec![0u8; READ_CHUNK];
-        // A freshly added listener reports its backlog as an edge; an interrupted previous
-        // call may have left connections unaccepted, so always start by accepting.
-        self.accept_all(state)?;
         loop {
             if self.stop.load(Ordering::SeqCst) {
                 return Ok(Exit::Shutdown);
             }
-            let Some(epoll) = state.epoll.as_ref() else {
-                return Ok(Exit::Shutdown);
-            };
             match epoll.wait(&mut events, -1) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Exit::Interrupted),
@@ -95,18 +100,18 @@ impl Echo {
             }
             for ev in events.iter() {
                 match ev.u64 {
-                    LISTENER => self.accept_all(state)?,
+                    LISTENER => self.accept_all(epoll, conns, free)?,
                     WAKER => {}
                     token => {
                         let i = (token - FIRST_CONN) as usize;
-                        let open = match state.conns.get_mut(i) {
-                            Some(Some(c)) => service(c, ev.events, &mut buf),
+                        let open = match conns.get_mut(i) {
+                            Some(Some(c)) => service(c, ev.events, &mut buf, epoll),
                             _ => continue,
                         };
                         if !open {
                             // Closing the socket removes it from the epoll set.
-                            state.conns[i] = None;
-                            state.free.push(i);
+                            conns[i] = None;
+                            free.push(i);
                         }
                     }
                 }
@@ -114,78 +119,109 @@ impl Echo {
         }
     }
 
-    fn accept_all(&self, state: &mut State) -> io::Result<()> {
+    fn accept_all(
+        &self,
+        epoll: &Epoll,
+        conns: &mut Vec<Option<Conn>>,
+        free: &mut Vec<usize>,
+    ) -> io::Result<()> {
         loop {
             let stream = match self.listener.accept() {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                // The peer gave up before accept, or the process is out of descriptors:
-                // skip this one and keep serving the others.
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // The peer gave up before accept, or the process is out of descriptors:
+                // leave the rest for the next readiness report and keep serving.
                 Err(_) => return Ok(()),
             };
-            let i = state.free.pop().unwrap_or_else(|| {
-                state.conns.push(None);
-                state.conns.len() - 1
+            let i = free.pop().unwrap_or_else(|| {
+                conns.push(None);
+                conns.len() - 1
             });
-            if let Some(epoll) = state.epoll.as_ref() {
-                epoll.add(
-                    stream.as_raw_fd(),
-                    READABLE | WRITABLE,
-                    FIRST_CONN + i as u64,
-                )?;
-            }
-            state.conns[i] = Some(Conn {
+            let token = FIRST_CONN + i as u64;
+            epoll.add(stream.as_raw_fd(), READABLE, token)?;
+            conns[i] = Some(Conn {
                 stream,
+                token,
                 pending: Vec::new(),
                 pending_pos: 0,
-                unread: true,
+                interest: READABLE,
             });
         }
     }
 }
 
-/// Reads and echoes what the event allows; false once the connection is finished.
-fn service(c: &mut Conn, bits: u32, buf: &mut [u8]) -> bool {
-    if bits & (READABLE | CLOSED) != 0 {
-        c.unread = true;
+/// Reads what is there, echoes it, and updates the interest set; false once the
+/// connection is finished.
+fn service(c: &mut Conn, bits: u32, buf: &mut [u8], epoll: &Epoll) -> bool {
+    if !flush(c) {
+        return false;
     }
-    loop {
-        if !flush(c) {
+    if bits & (READABLE | CLOSED) != 0 && c.backlog() <= HIGH_WATER {
+        loop {
+            match c.stream.read(buf) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    // Nothing queued: write straight from the read buffer, queue the rest.
+                    let mut sent = 0;
+                    if c.backlog() == 0 {
+                        c.pending.clear();
+                        c.pending_pos = 0;
+                        match write_some(&mut c.stream, &buf[..n]) {
+                            Some(k) => sent = k,
+                            None => return false,
+                        }
+                    }
+                    c.pending.extend_from_slice(&buf[sent..n]);
+                    if n < buf.len() || c.backlog() > HIGH_WATER {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+    }
+    let backlog = c.backlog();
+    let readable = if backlog <= HIGH_WATER { READABLE } else { 0 };
+    let writable = if backlog > 0 { WRITABLE } else { 0 };
+    let want = readable | writable;
+    if want != c.interest {
+        if epoll.modify(c.stream.as_raw_fd(), want, c.token).is_err() {
             return false;
         }
-        if !c.unread || c.pending.len() - c.pending_pos > HIGH_WATER {
-            return true;
-        }
-        match c.stream.read(buf) {
-            Ok(0) => return false,
-            Ok(n) => {
-                if c.pending_pos == c.pending.len() {
-                    c.pending.clear();
-                    c.pending_pos = 0;
-                }
-                c.pending.extend_from_slice(&buf[..n]);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                c.unread = false;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
-        }
-    }
-}
-
-/// Writes pending bytes until done or `EWOULDBLOCK`; false on a broken connection.
-fn flush(c: &mut Conn) -> bool {
-    while c.pending_pos < c.pending.len() {
-        match c.stream.write(&c.pending[c.pending_pos..]) {
-            Ok(n) => c.pending_pos += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
-        }
+        c.interest = want;
     }
     true
+}
+
+/// Writes as much of `data` as the socket takes; `None` on a broken connection.
+fn write_some(stream: &mut Stream, data: &[u8]) -> Option<usize> {
+    let mut done = 0;
+    while done < data.len() {
+        match stream.write(&data[done..]) {
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(done)
+}
+
+/// Writes queued bytes until done or `EWOULDBLOCK`; false on a broken connection.
+fn flush(c: &mut Conn) -> bool {
+    if c.backlog() == 0 {
+        return true;
+    }
+    match write_some(&mut c.stream, &c.pending[c.pending_pos..]) {
+        Some(n) => {
+            c.pending_pos += n;
+            true
+        }
+        None => false,
+    }
 }
 
 #[cfg(test)]

@@ -25,8 +25,9 @@ pub const READABLE: u32 = libc::EPOLLIN as u32 | libc::EPOLLRDHUP as u32;
 pub const WRITABLE: u32 = libc::EPOLLOUT as u32;
 pub const CLOSED: u32 = libc::EPOLLHUP as u32 | libc::EPOLLERR as u32;
 
-/// An `epoll(7)` instance; every registration is edge-triggered (`EPOLLET`), so a reader
-/// must drain a descriptor until `EWOULDBLOCK` before waiting again.
+/// An `epoll(7)` instance. Registrations are level-triggered: a reader may stop after one
+/// short read (the rest is reported again), which saves the `read` that would only say
+/// `EWOULDBLOCK` under edge triggering; write interest is turned on only while blocked.
 pub struct Epoll {
     fd: OwnedFd,
 }
@@ -41,17 +42,21 @@ impl Epoll {
         Ok(Self { fd })
     }
 
-    /// `epoll_ctl(EPOLL_CTL_ADD)` with `events | EPOLLET`, reporting `token` back.
-    pub fn add(&self, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event {
-            events: events | libc::EPOLLET as u32,
-            u64: token,
-        };
+    fn ctl(&self, op: i32, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events, u64: token };
         // SAFETY: `ev` is a valid epoll_event that outlives the call; epoll_ctl copies it.
-        syscall!(unsafe {
-            libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev)
-        })?;
+        syscall!(unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut ev) })?;
         Ok(())
+    }
+
+    /// `epoll_ctl(EPOLL_CTL_ADD)`, reporting `token` back with the events.
+    pub fn add(&self, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_ADD, fd, events, token)
+    }
+
+    /// `epoll_ctl(EPOLL_CTL_MOD)`: replaces the interest set of a registered descriptor.
+    pub fn modify(&self, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_MOD, fd, events, token)
     }
 
     /// `epoll_wait(2)` into `events` (its capacity is the batch size); returns how many
