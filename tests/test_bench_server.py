@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 
+import ferrosock
 import pytest
 from ferrosock import _native
 from ferrosock.bench import _servers
 from ferrosock.bench._serverbench import (
+    CpuReading,
     Load,
     ServerProcess,
     ServerSpec,
@@ -21,6 +24,8 @@ from ferrosock.bench._serverbench import (
 from ferrosock.bench.scenarios_server import Table, Timing, format_table
 
 PYTHON_KINDS = ["asyncio", "uvloop", "selectors", "socketserver", "ferrosock-socketserver"]
+if hasattr(ferrosock, "Server"):
+    PYTHON_KINDS.append("ferrosock")
 
 
 def test_decode_frames_splits_and_keeps_partial_tail():
@@ -43,11 +48,29 @@ def test_decode_frames_splits_and_keeps_partial_tail():
         _servers.decode_frames(bytearray(struct.pack("!I", 2**31)), lambda m: m)
 
 
-def test_proc_cpu_seconds_reads_utime_and_stime():
+def test_cpu_readings_agree():
     t = os.times()
-    mine = proc_cpu_seconds(os.getpid())
+    before = CpuReading.of(os.getpid())
     # Same kernel counters, read a moment apart: within a few 10 ms ticks.
-    assert abs(mine - (t.user + t.system)) < 0.5
+    assert abs(proc_cpu_seconds(os.getpid()) - (t.user + t.system)) < 0.5
+    assert abs(before.total - sum(before.threads.values())) < 0.5
+    sum(i * i for i in range(300_000))
+    after = CpuReading.of(os.getpid())
+    assert after.threads.keys() == before.threads.keys()
+    assert before.until(after) == pytest.approx(
+        sum(after.threads.values()) - sum(before.threads.values())
+    )
+    assert before.until(after) > 0
+    # Threads that came and went: the whole-process counter is used instead, whether
+    # the thread set looks different or (all of them gone again) the same.
+    t = threading.Thread(target=lambda: sum(i for i in range(3_000_000)))
+    t.start()
+    t.join()
+    later = CpuReading.of(os.getpid())
+    changed = CpuReading(before.total, {**before.threads, -1: 0.0})
+    assert changed.until(later) == later.total - before.total
+    assert later.threads.keys() == before.threads.keys()
+    assert before.until(later) == later.total - before.total
 
 
 @pytest.mark.slow
@@ -70,7 +93,7 @@ def test_every_server_kind_echoes_correctly(kind, framing):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["native-echo", "asyncio", "socketserver"])
+@pytest.mark.parametrize("kind", ["native-echo", "asyncio", "socketserver", *PYTHON_KINDS[5:]])
 def test_unix_and_ipv6_servers(kind, tmp_path):
     for bind in ("unix:" + str(tmp_path / f"{kind}.sock"), "tcp6"):
         proc = ServerProcess(ServerSpec(kind, kind, "raw"), bind)

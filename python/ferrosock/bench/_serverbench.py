@@ -1,8 +1,10 @@
 """Machinery of the server benchmark: server processes, their CPU time, alternating rounds.
 
 Each compared server runs in its own process (:mod:`ferrosock.bench._servers`), started with
-readiness polling, so its CPU time can be read from ``/proc/PID/stat`` (``utime + stime``,
-every thread included, even threads that have exited) before and after each load run. The
+readiness polling, so its CPU time can be read from ``/proc`` before its first run and after
+its last: ``/proc/PID/stat`` (``utime + stime``, every thread included, even threads that
+have exited, in 10 ms ticks), or, when the same threads were alive both times, the exact
+per-thread ``/proc/PID/task/TID/schedstat`` sums. The
 load comes from the native load generator (``ferrosock._native.loadgen``), which verifies
 every echoed byte, so a server that answers wrongly fails loudly instead of scoring.
 
@@ -42,6 +44,46 @@ def proc_cpu_seconds(pid: int) -> float:
     # The command name (field 2) is parenthesised and may contain spaces: split after it.
     fields = stat[stat.rindex(b")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds of each live thread of ``pid``, in nanosecond resolution, from
+    ``/proc/PID/task/TID/schedstat`` (first field: time on CPU). Threads that exit while
+    being listed are left out."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
+                out[int(tid)] = int(f.read().split()[0]) / 1e9
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+    return out
+
+
+@dataclass(frozen=True)
+class CpuReading:
+    """A process's CPU time, read two ways."""
+
+    total: float  # /proc/PID/stat: every thread ever, 10 ms ticks
+    threads: dict[int, float]  # live threads, ns resolution
+
+    @classmethod
+    def of(cls, pid: int) -> CpuReading:
+        return cls(proc_cpu_seconds(pid), thread_cpu_seconds(pid))
+
+    def until(self, later: CpuReading) -> float:
+        """CPU seconds used between two readings: the exact per-thread sums when the
+        same threads were there both times and nothing else ran (event-loop servers),
+        else the ``/proc/PID/stat`` difference, which also counts threads that came and
+        went in between (thread-per-connection servers)."""
+        coarse = later.total - self.total
+        if self.threads.keys() == later.threads.keys():
+            fine = sum(later.threads.values()) - sum(self.threads.values())
+            # Each of the four tick counts read is truncated by under one tick; more
+            # than that missing means threads ran and exited between the readings.
+            if abs(coarse - fine) <= 4 / _CLK_TCK:
+                return fine
+        return coarse
 
 
 @dataclass(frozen=True)
@@ -136,8 +178,8 @@ class ServerProcess:
         self.stop()
         raise RuntimeError(f"{self.spec.label} server {what}" + (f":\n{err}" if err else ""))
 
-    def cpu_seconds(self) -> float:
-        return proc_cpu_seconds(self.proc.pid)
+    def cpu(self) -> CpuReading:
+        return CpuReading.of(self.proc.pid)
 
     def _terminate(self) -> None:
         if self.proc.poll() is None:
@@ -174,9 +216,9 @@ class Row:
     spec: ServerSpec
     samples: list[Sample] = field(default_factory=list)
     error: str | None = None
-    # Server CPU from before its first round to after its last. Between its own runs a
-    # server is idle (the others are being measured), so this is the CPU its rounds cost,
-    # read with one 10 ms tick of error instead of one per run.
+    # Server CPU from before its first round to after its last (CpuReading.until). Between
+    # its own runs a server is idle (the others are being measured), so this is the CPU its
+    # rounds cost, read once instead of once per run.
     server_cpu_s: float = float("nan")
 
     @property
@@ -240,7 +282,7 @@ def run_load(
             procs = start_servers(specs, bind, tmpdir)
         rows = {s.label: Row(s) for s in specs}
         order = [s.label for s in specs]
-        cpu_start = {label: procs[label].cpu_seconds() for label in order}
+        cpu_start = {label: procs[label].cpu() for label in order}
         for r in range(rounds):
             k = r % len(order)
             for label in order[k:] + order[:k]:
@@ -271,7 +313,7 @@ def run_load(
                     )
                 )
         for label in order:
-            rows[label].server_cpu_s = procs[label].cpu_seconds() - cpu_start[label]
+            rows[label].server_cpu_s = cpu_start[label].until(procs[label].cpu())
         return [rows[s.label] for s in specs]
     finally:
         if own and procs is not None:
