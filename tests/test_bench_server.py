@@ -8,10 +8,11 @@ import os
 import struct
 import threading
 
-import ferrosock
 import pytest
+
+import ferrosock
 from ferrosock import _native
-from ferrosock.bench import _servers
+from ferrosock.bench import _servers, format_table
 from ferrosock.bench._serverbench import (
     CpuReading,
     Load,
@@ -21,7 +22,7 @@ from ferrosock.bench._serverbench import (
     proc_cpu_seconds,
     run_load,
 )
-from ferrosock.bench.scenarios_server import Table, Timing, format_table
+from ferrosock.bench.scenarios_server import LoadTable, Target, Timing, to_table
 
 PYTHON_KINDS = ["asyncio", "uvloop", "selectors", "socketserver", "ferrosock-socketserver"]
 if hasattr(ferrosock, "Server"):
@@ -132,5 +133,13 @@ def test_tiny_run_makes_a_complete_report():
             1e6 * row.server_cpu_s / sum(s.messages for s in row.samples)
         )
     assert paired_ratio(rows[1], rows[1]) == 1.0
-    text = format_table(Table(load.name, rows, [rows[1]], Timing(2, 0.05, 0.01)))
-    assert "native echo" in text and "asyncio Protocol" in text and "1.00x" in text
+    t = LoadTable(load.name, rows, [rows[1]], Timing(2, 0.05, 0.01))
+    t.targets = [Target("x", 2.0, 1.0), Target("y", float("nan"), 1.0)]
+    table = to_table(t)
+    assert [r[0] for r in table.rows] == ["native echo", "asyncio Protocol"]
+    assert table.rows[1][6] == "1.00x"
+    assert table.columns[:3] == ["server", "msgs/s", "+-"]
+    assert table.verdicts == [("x: 2.00x (target >= 1x)", True)]
+    assert any("target not measured: y" in n for n in table.notes)
+    text = format_table(table)
+    assert "native echo" in text and "asyncio Protocol" in text

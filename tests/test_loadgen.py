@@ -17,6 +17,7 @@ import tempfile
 import threading
 
 import pytest
+
 from ferrosock import _native
 from ferrosock._native import NativeEchoServer, loadgen
 

@@ -19,11 +19,11 @@ import tempfile
 import threading
 import time
 
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
 import ferrosock
 import ferrosock.socketserver as fss
-import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 IMPLS = {"stdlib": std, "ferrosock": fss}
 JOIN = 10.0  # liveness bound for joins; never a performance assertion

@@ -228,6 +228,16 @@ class Row:
     def median(self, attr: str) -> float:
         return statistics.median(getattr(s, attr) for s in self.samples)
 
+    def spread(self, attr: str = "msgs_per_sec") -> float:
+        """Half the interquartile range over the median: how much the rounds disagree
+        (0.05 = the middle half of the rounds lies within about +-5 %)."""
+        values = [getattr(s, attr) for s in self.samples]
+        if len(values) < 2:
+            return float("nan")
+        q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+        mid = statistics.median(values)
+        return (q3 - q1) / 2 / mid if mid else float("nan")
+
     @property
     def cpu_us_per_msg(self) -> float:
         """Server CPU over every message it echoed in the rounds (warm-ups and drains

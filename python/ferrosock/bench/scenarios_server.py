@@ -23,6 +23,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from ferrosock.bench._harness import Case, Table
 from ferrosock.bench._serverbench import (
     Load,
     Row,
@@ -92,7 +93,9 @@ class Target:
 
 
 @dataclass
-class Table:
+class LoadTable:
+    """One load's results, before they become a harness :class:`Table`."""
+
     title: str
     rows: list[Row]
     refs: list[Row]  # ratio columns: each row's msgs/s over these, same rounds
@@ -140,12 +143,12 @@ def _ceiling_note(rows: list[Row], pipelined: bool = True) -> list[str]:
     return notes
 
 
-def run(quick: bool = False, timings: dict[str, Timing] | None = None) -> list[Table]:
+def run(quick: bool = False, timings: dict[str, Timing] | None = None) -> list[LoadTable]:
     """Runs every server scenario and returns the report tables."""
     t = timings or (QUICK if quick else DEFAULT)
     have_server = _server_available()
     missing = [] if have_server else ["ferrosock.Server is not in this build: its rows are absent"]
-    tables: list[Table] = []
+    tables: list[LoadTable] = []
 
     # --- TCP: one set of server processes for the headline and the ping-pong tables.
     headline_specs = [NATIVE, FS_FRAME, FS_RAW, ASYNCIO, UVLOOP, SELECTORS, THREADING]
@@ -205,10 +208,12 @@ def run(quick: bool = False, timings: dict[str, Timing] | None = None) -> list[T
     return tables
 
 
-def _headline_table(name, rows, timing, missing, targets=True) -> Table:
+def _headline_table(name, rows, timing, missing, targets=True) -> LoadTable:
     aio = _find(rows, ASYNCIO)
     uv = _find(rows, UVLOOP)
-    table = Table(name, rows, [r for r in (aio, uv) if r], timing, _ceiling_note(rows) + missing)
+    table = LoadTable(
+        name, rows, [r for r in (aio, uv) if r], timing, _ceiling_note(rows) + missing
+    )
     fs, fs_raw = _find(rows, FS_FRAME), _find(rows, FS_RAW)
     if targets:
         table.targets = [
@@ -222,54 +227,65 @@ def _headline_table(name, rows, timing, missing, targets=True) -> Table:
     return table
 
 
-def _pingpong_table(name, rows, timing, missing) -> Table:
+def _pingpong_table(name, rows, timing, missing) -> LoadTable:
     uv = _find(rows, UVLOOP_RAW)
     notes = _ceiling_note(rows, pipelined=False) + missing
-    table = Table(name, rows, [r for r in (uv,) if r], timing, notes)
+    table = LoadTable(name, rows, [r for r in (uv,) if r], timing, notes)
     fs = _find(rows, FS_RAW)
     table.targets = [Target("ferrosock raw msgs/s vs uvloop", _ratio(fs, uv), 0.95)]
     return table
 
 
-def format_table(table: Table) -> str:
-    """The table as aligned text: one line per server, then notes and targets."""
-    head = ["server", "msgs/s", "p50 us", "p99 us", "CPU us/msg"]
-    head += [f"vs {r.spec.label.split(' ')[0]}" for r in table.refs]
-    head += [f"CPU vs {r.spec.label.split(' ')[0]}" for r in table.refs]
-    lines = []
-    for row in table.rows:
+def _short(label: str) -> str:
+    return label.split(" ")[0]
+
+
+def to_table(t: LoadTable) -> Table:
+    """A harness table: one row per server, ratios against the reference servers (paired
+    per round), target verdicts, and notes (the ceiling; targets that could not be
+    measured)."""
+    columns = ["server", "msgs/s", "+-", "p50 us", "p99 us", "CPU us/msg"]
+    columns += [f"vs {_short(r.spec.label)}" for r in t.refs]
+    columns += [f"CPU vs {_short(r.spec.label)}" for r in t.refs]
+    rows: list[list] = []
+    for row in t.rows:
         if not row.ok:
-            lines.append([row.spec.label, f"FAILED: {row.error}"])
+            rows.append([row.spec.label, f"FAILED: {row.error}"] + [""] * (len(columns) - 2))
             continue
-        cells = [
+        cells: list = [
             row.spec.label,
-            f"{row.median('msgs_per_sec'):,.0f}",
-            f"{row.median('p50_us'):,.0f}",
-            f"{row.median('p99_us'):,.0f}",
-            f"{row.cpu_us_per_msg:.2f}",
+            round(row.median("msgs_per_sec")),
+            f"{row.spread():.0%}",
+            round(row.median("p50_us")),
+            round(row.median("p99_us")),
+            round(row.cpu_us_per_msg, 3),
         ]
-        cells += [f"{paired_ratio(row, ref):.2f}x" for ref in table.refs]
-        cells += [f"{_cpu_ratio(row, ref):.2f}x" for ref in table.refs]
-        lines.append(cells)
-    widths = [max(len(r[i]) for r in [head, *lines] if i < len(r)) for i in range(len(head))]
-    out = [f"== {table.title}  ({table.timing.rounds} rounds x {table.timing.duration:g} s)"]
-    for r in [head, *lines]:
-        if len(r) == 2 and r[1].startswith("FAILED"):
-            out.append(f"  {r[0].ljust(widths[0])}  {r[1]}")
-            continue
-        out.append(
-            "  "
-            + "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=False))
-            )
-        )
-    out += [f"  note: {n}" for n in table.notes]
-    for tg in table.targets:
-        verdict = {True: "met", False: "NOT MET", None: "not measured"}[tg.met]
+        cells += [f"{paired_ratio(row, ref):.2f}x" for ref in t.refs]
+        cells += [f"{_cpu_ratio(row, ref):.2f}x" for ref in t.refs]
+        rows.append(cells)
+    verdicts = []
+    notes = list(t.notes)
+    for tg in t.targets:
         op = ">=" if tg.higher_is_better else "<="
-        out.append(f"  target: {tg.what} = {tg.value:.2f}x ({op} {tg.required:g}x): {verdict}")
-    return "\n".join(out)
+        if tg.met is None:
+            notes.append(f"target not measured: {tg.what} ({op} {tg.required:g}x)")
+        else:
+            verdicts.append((f"{tg.what}: {tg.value:.2f}x (target {op} {tg.required:g}x)", tg.met))
+    title = (
+        f"server: {t.title}  ({t.timing.rounds} alternating rounds x {t.timing.duration:g} s;"
+        " medians, +- = half the interquartile range of msgs/s, CPU from /proc)"
+    )
+    return Table(title, "server", columns, rows, verdicts, notes)
+
+
+def cases(quick: bool) -> list[Case]:
+    """No A/B cases: every server scenario is a load table (see :func:`tables`)."""
+    return []
+
+
+def tables(quick: bool) -> list[Table]:
+    """The harness entry point: runs every server scenario."""
+    return [to_table(t) for t in run(quick)]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -283,9 +299,11 @@ def main(argv: list[str] | None = None) -> None:
     timings = dict(QUICK if args.quick else DEFAULT)
     for k, v in timings.items():
         timings[k] = Timing(args.rounds or v.rounds, args.duration or v.duration, v.warmup)
+    from ferrosock.bench import format_table
+
     start = time.monotonic()
     for table in run(args.quick, timings):
-        print(format_table(table), flush=True)
+        print(format_table(to_table(table)), flush=True)
         print()
     print(f"server benchmark: {time.monotonic() - start:.1f} s")
 
