@@ -113,12 +113,12 @@ def _remove_stale(path: str | bytes, kind: int) -> None:
         return
     finally:
         probe.close()
-    raise OSError(_errno.EADDRINUSE, f"{os.strerror(_errno.EADDRINUSE)}: a server is running on {path!r}")
+    raise OSError(
+        _errno.EADDRINUSE, f"{os.strerror(_errno.EADDRINUSE)}: a server is running on {path!r}"
+    )
 
 
-def _bind(
-    address: Address, kind: int, reuse_port: bool
-) -> tuple[_std.socket, _UnixPath | None]:
+def _bind(address: Address, kind: int, reuse_port: bool) -> tuple[_std.socket, _UnixPath | None]:
     """Creates and binds the server socket the way socketserver/asyncio do."""
     if _is_path(address):
         path = os.fspath(address)  # type: ignore[arg-type]
@@ -413,3 +413,79 @@ class DatagramServer(_ServerBase):
         finally:
             sock.close()
         self._setup(inner, bound, unix)
+
+
+# --- python -m ferrosock serve ----------------------------------------------------------
+
+
+def _parse_endpoint(text: str) -> Address:
+    """``HOST:PORT``, ``[IPV6]:PORT``, ``:PORT`` (all interfaces) or a Unix socket path."""
+    if "/" in text:
+        return text
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"expected HOST:PORT, [HOST]:PORT or a Unix socket path, not {text!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return (host, int(port))
+
+
+def _echo(conn: Connection, message: bytes) -> bytes:
+    return message
+
+
+def serve_main(argv: Iterable[str]) -> int:
+    """``python -m ferrosock serve --echo HOST:PORT [--framing ...]``."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m ferrosock serve",
+        description="Run a ferrosock.Server from the command line.",
+    )
+    parser.add_argument(
+        "--echo",
+        metavar="HOST:PORT",
+        required=True,
+        help="serve an echo server on HOST:PORT ([::1]:PORT for IPv6, a path for a Unix "
+        "socket; port 0 picks a free port)",
+    )
+    parser.add_argument("--framing", choices=("raw", "frame", "line"), default="raw")
+    parser.add_argument("--header", default="!I", help="frame header format (default !I)")
+    parser.add_argument(
+        "--delimiter",
+        default="\\n",
+        help="line delimiter, with Python escapes (default \\n)",
+    )
+    parser.add_argument("--max-size", type=int, default=16 * MiB)
+    parser.add_argument("--max-connections", type=int, default=10_000)
+    parser.add_argument("--idle-timeout", type=float, default=None)
+    parser.add_argument("--reuse-port", action="store_true")
+    args = parser.parse_args(list(argv))
+    try:
+        address = _parse_endpoint(args.echo)
+        delimiter = args.delimiter.encode("latin-1").decode("unicode_escape").encode("latin-1")
+        server = Server(
+            address,
+            _echo,
+            framing=args.framing,
+            header=args.header,
+            delimiter=delimiter,
+            max_size=args.max_size,
+            max_connections=args.max_connections,
+            idle_timeout=args.idle_timeout,
+            reuse_port=args.reuse_port,
+        )
+    except (OSError, ValueError, TypeError) as exc:
+        parser.exit(1, f"{parser.prog}: error: {exc}\n")
+    with server:
+        print(
+            f"serving echo on {server.server_address!r} (framing={args.framing})",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("interrupted, exiting", file=sys.stderr, flush=True)
+    return 0

@@ -399,7 +399,7 @@ impl DgramLoop {
         if let Ok(b) = reply.cast_exact::<PyBytes>() {
             self.out.extend_from_slice(b.as_bytes());
         } else {
-            let view = ByteView::readable(reply, "handler", 0).map_err(|_| {
+            let view = ByteView::readable(reply).map_err(|_| {
                 PyTypeError::new_err(format!(
                     "a handler reply must be a bytes-like object or None, not {}",
                     crate::errors::type_name(reply)

@@ -208,7 +208,7 @@ impl Connection {
         let res = if let Ok(b) = data.cast_exact::<PyBytes>() {
             self.shared.send(b.as_bytes())
         } else {
-            let view = ByteView::readable(data, "send", 1)?;
+            let view = ByteView::readable(data)?;
             self.shared.send(view.as_slice())
         };
         match res {

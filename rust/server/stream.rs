@@ -910,7 +910,7 @@ fn push_reply(c: &mut Conn, framing: &Framing, reply: &Bound<'_, PyAny>) -> PyRe
     let res = if let Ok(b) = reply.cast_exact::<PyBytes>() {
         framing.encode_into(b.as_bytes(), &mut c.out)
     } else {
-        let view = ByteView::readable(reply, "handler", 0).map_err(|_| {
+        let view = ByteView::readable(reply).map_err(|_| {
             PyTypeError::new_err(format!(
                 "a handler reply must be a bytes-like object or None, not {}",
                 crate::errors::type_name(reply)
