@@ -132,6 +132,7 @@ def check_counts(r, size, framing, connections, depth):
 @pytest.mark.parametrize(
     ("connections", "depth", "size"), [(1, 1, 64), (8, 16, 100), (3, 2, 70000)]
 )
+@pytest.mark.usefixtures("no_fd_leak")
 def test_native_echo_tcp(framing, connections, depth, size):
     before = fd_count()
     with native_echo() as server:
@@ -155,6 +156,7 @@ def test_native_echo_ipv6():
         server_cm.__exit__(None, None, None)
 
 
+@pytest.mark.usefixtures("no_fd_leak")
 def test_native_echo_unix_and_socket_file_lifecycle():
     before = fd_count()
     with tempfile.TemporaryDirectory() as d:
@@ -194,6 +196,7 @@ def test_threads_split_connections():
 
 
 @pytest.mark.parametrize("framing", ["raw", "frame"])
+@pytest.mark.usefixtures("no_fd_leak")
 def test_python_echo_server(framing):
     before = fd_count()
     with PyEcho() as server:
@@ -246,6 +249,7 @@ def flip_at(target_offset):
 
 
 @pytest.mark.parametrize("framing", ["raw", "frame"])
+@pytest.mark.usefixtures("no_fd_leak")
 def test_corrupted_byte_is_detected(framing):
     wire = 64 + (4 if framing == "frame" else 0)
     at = 5 * wire + 20  # message 5, byte 20
@@ -351,6 +355,7 @@ def test_bad_addresses(address, exc):
 # --- the native echo server's lifecycle -------------------------------------------------
 
 
+@pytest.mark.usefixtures("no_fd_leak")
 def test_native_echo_lifecycle():
     before = fd_count()
     server = NativeEchoServer(("127.0.0.1", 0))
@@ -413,6 +418,7 @@ def test_native_echo_backpressure_client_that_never_reads():
 # --- signals ------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("no_fd_leak")
 def test_sigint_interrupts_loadgen_and_releases_everything():
     before = fd_count()
     with native_echo() as server:

@@ -110,6 +110,7 @@ def seed_transcript(impl, messages):
     return out, list(SeedHandler.seen)
 
 
+@pytest.mark.usefixtures("no_fd_leak")
 def test_seed_threading_tcp_server_unchanged(impl):
     before = fd_count()
     out, seen = seed_transcript(impl, [b"hello", "你好".encode()])
@@ -157,6 +158,7 @@ class LineHandler(std.StreamRequestHandler):
 
 
 @pytest.mark.parametrize("kind", ["TCPServer", "ThreadingTCPServer"])
+@pytest.mark.usefixtures("no_fd_leak")
 def test_stream_request_handler(impl, kind):
     before = fd_count()
     server = getattr(impl, kind)(("127.0.0.1", 0), LineHandler)
@@ -258,6 +260,7 @@ def test_service_actions_and_restart_after_shutdown(impl):
     server.server_close()
 
 
+@pytest.mark.usefixtures("no_fd_leak")
 def test_shutdown_returns_with_infinite_poll_interval():
     """The stdlib can only see a shutdown request when its poll times out, so with
     poll_interval=None its shutdown() never returns; ferrosock's wakes the wait."""
@@ -335,6 +338,7 @@ def test_default_handle_error_output_matches(capsys):
     assert "Exception occurred during processing of request from" in outputs[0]
 
 
+@pytest.mark.usefixtures("no_fd_leak")
 def test_keyboard_interrupt_from_handler_propagates(impl):
     class H(std.BaseRequestHandler):
         def handle(self):
@@ -437,6 +441,7 @@ def udp_round_trips(server, family, payloads, client_path=None):
 
 
 @pytest.mark.parametrize("kind", ["UDPServer", "ThreadingUDPServer"])
+@pytest.mark.usefixtures("no_fd_leak")
 def test_udp_servers(impl, kind):
     UpperDatagram.sockets = []
     before = fd_count()
@@ -467,6 +472,7 @@ def test_udp_max_packet_size_truncates_the_same():
 
 
 @pytest.mark.parametrize("kind", ["UnixDatagramServer", "ThreadingUnixDatagramServer"])
+@pytest.mark.usefixtures("no_fd_leak")
 def test_unix_datagram_servers(impl, kind):
     UpperDatagram.sockets = []
     before = fd_count()
@@ -481,6 +487,7 @@ def test_unix_datagram_servers(impl, kind):
 
 
 @pytest.mark.parametrize("kind", ["UnixStreamServer", "ThreadingUnixStreamServer"])
+@pytest.mark.usefixtures("no_fd_leak")
 def test_unix_stream_servers(impl, kind):
     before = fd_count()
     with unix_path() as path:
@@ -593,8 +600,12 @@ def line_servers():
         s.server_close()
 
 
+# Each example is two network sessions: a seventh of the profile's count (28 by default,
+# 714 with HYPOTHESIS_PROFILE=thorough).
 @settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=max(10, settings.default.max_examples // 7),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     lines=st.lists(
@@ -670,6 +681,7 @@ def test_wait_readable_bad_timeouts_match_poll_selector(timeout, exc):
         b.close()
 
 
+@pytest.mark.usefixtures("no_fd_leak")
 def test_readiness_waiter_wake_is_sticky_and_close_is_safe():
     from ferrosock._native import ReadinessWaiter
 
