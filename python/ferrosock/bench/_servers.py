@@ -25,7 +25,7 @@ import socketserver
 import struct
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 HEADER = struct.Struct("!I")
 MAX_FRAME = 16 * 1024 * 1024
@@ -330,7 +330,7 @@ def serve_socketserver(spec: str, framing: str, module) -> None:
 # --- ferrosock ------------------------------------------------------------------------
 
 
-def serve_ferrosock(spec: str, framing: str) -> None:
+def serve_ferrosock(spec: str, framing: Literal["frame", "raw"]) -> None:
     import ferrosock
 
     _, address = _spec_address(spec)
@@ -338,7 +338,7 @@ def serve_ferrosock(spec: str, framing: str) -> None:
     def handler(conn, message):
         return echo(message)
 
-    server = ferrosock.Server(address, handler, framing=framing)  # type: ignore[attr-defined]
+    server = ferrosock.Server(address, handler, framing=framing)
 
     def on_signal(*_):
         raise KeyboardInterrupt
@@ -397,7 +397,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--framing", choices=("frame", "raw"), default="frame")
     p.add_argument("--bind", default="tcp4", help="tcp4, tcp6 or unix:PATH")
     args = p.parse_args(argv)
-    kind, spec, framing = args.kind, args.bind, args.framing
+    kind, spec = args.kind, args.bind
+    framing: Literal["frame", "raw"] = "frame" if args.framing == "frame" else "raw"
     if kind == "native-echo":
         serve_native_echo(spec)
     elif kind == "ferrosock":
