@@ -414,6 +414,11 @@ class DatagramServer(_ServerBase):
             sock.close()
         self._setup(inner, bound, unix)
 
+    @property
+    def dropped(self) -> int:
+        """Datagrams dropped because they were longer than ``max_size``."""
+        return 0 if self._inner is None else self._inner.dropped
+
 
 # --- python -m ferrosock serve ----------------------------------------------------------
 

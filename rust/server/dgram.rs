@@ -55,7 +55,6 @@ pub struct DgramLoop {
     queued_bytes: usize,
     addr_cache: HashMap<Vec<u8>, Py<PyAny>>,
     notes: Vec<String>,
-    dropped_truncated: u64,
     signal_pending: bool,
     shutdown_deadline_ns: Option<u64>,
 }
@@ -99,7 +98,6 @@ impl DgramLoop {
             queued_bytes: 0,
             addr_cache: HashMap::new(),
             notes: Vec::new(),
-            dropped_truncated: 0,
             signal_pending: false,
             shutdown_deadline_ns: None,
         })
@@ -333,7 +331,7 @@ impl DgramLoop {
         let mut result = Ok(());
         for (i, &(len, truncated)) in received.iter().enumerate() {
             if truncated {
-                self.dropped_truncated += 1;
+                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
                 log_warning(
                     py,
                     &format!(
@@ -496,10 +494,7 @@ impl DatagramServerCore {
     /// Datagrams dropped because they were longer than `max_size`.
     #[getter]
     fn dropped(&self) -> u64 {
-        match self.state.try_lock() {
-            Ok(g) => g.as_ref().map_or(0, |l| l.dropped_truncated),
-            Err(_) => 0,
-        }
+        self.shared.dropped.load(Ordering::Relaxed)
     }
 
     fn close(&self, py: Python<'_>) -> PyResult<()> {
