@@ -210,6 +210,9 @@ pub struct Conn {
     pub local: RawAddr,
     /// Already listed for a flush in this iteration.
     pub want_flush: bool,
+    /// `on_connect` ran (or there is none): only then does `on_disconnect` run, so the
+    /// two always pair up.
+    pub announced: bool,
 }
 
 impl Conn {

@@ -474,6 +474,7 @@ impl StreamLoop {
             peer,
             local,
             want_flush: false,
+            announced: self.cfg.on_connect.is_none(),
         };
         self.slots[index].conn = Some(Box::new(conn));
         self.live += 1;
@@ -673,7 +674,7 @@ impl StreamLoop {
         c.msgs = Vec::new();
         c.out = Vec::new();
         let reason = c.reason.take().unwrap_or(reason);
-        if self.cfg.on_disconnect.is_some() || c.py.is_some() {
+        if (self.cfg.on_disconnect.is_some() && c.announced) || c.py.is_some() {
             self.closed.push((c, reason));
         }
     }
@@ -760,6 +761,7 @@ impl StreamLoop {
             return Ok(());
         };
         let pyconn = ensure_py(py, c)?;
+        c.announced = true;
         if let Err(e) = cb.call1(py, (pyconn,)) {
             if !e.is_instance_of::<PyException>(py) {
                 return Err(e);
@@ -852,6 +854,9 @@ impl StreamLoop {
             let Some(cb) = self.cfg.on_disconnect.as_ref() else {
                 continue;
             };
+            if !c.announced {
+                continue;
+            }
             let pyconn = match ensure_py(py, &mut c) {
                 Ok(p) => p,
                 Err(e) => {
