@@ -7,11 +7,13 @@ mod addr;
 mod buffer;
 mod errors;
 mod framing;
+mod sockaddr;
 
 /// The private extension module behind the `ferrosock` package. Users import `ferrosock`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     addr::register(m)?;
+    sockaddr::register(m)?;
     Ok(())
 }
