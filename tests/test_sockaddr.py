@@ -11,10 +11,9 @@ import os
 import socket
 
 import pytest
+from ferrosock import _native
 from hypothesis import given
 from hypothesis import strategies as st
-
-from ferrosock import _native
 
 roundtrip = _native.sockaddr_roundtrip
 
