@@ -11,9 +11,6 @@
 //! - any other family is returned as CPython's fallback `(family, sa_data: bytes)`; as an
 //!   argument only the three families above are supported (`OSError("<caller>(): bad family")`)
 
-// NOTE: recvmany/sendmany (udp.rs) and the server's accept use the rest; lifted once they land.
-#![allow(dead_code)]
-
 use std::ffi::CString;
 use std::mem;
 
@@ -63,6 +60,8 @@ impl SockAddr {
         mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t
     }
 
+    // NOTE: kept for out-parameter callers (accept/recvfrom in the server branch).
+    #[allow(dead_code)]
     /// A copy of `len` bytes of a kernel-filled address (`len` is clamped to the storage).
     pub fn from_raw(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> Self {
         Self {
@@ -75,10 +74,14 @@ impl SockAddr {
         (&self.storage as *const libc::sockaddr_storage).cast()
     }
 
+    // NOTE: kept for out-parameter callers (accept/recvfrom in the server branch).
+    #[allow(dead_code)]
     pub fn as_mut_ptr(&mut self) -> *mut libc::sockaddr {
         (&mut self.storage as *mut libc::sockaddr_storage).cast()
     }
 
+    // NOTE: kept for out-parameter callers (accept/recvfrom in the server branch).
+    #[allow(dead_code)]
     pub fn storage(&self) -> &libc::sockaddr_storage {
         &self.storage
     }
@@ -87,15 +90,21 @@ impl SockAddr {
         self.len
     }
 
+    // NOTE: kept for out-parameter callers (accept/recvfrom in the server branch).
+    #[allow(dead_code)]
     /// Sets the length the kernel reported (clamped to the storage).
     pub fn set_len(&mut self, len: libc::socklen_t) {
         self.len = len.min(Self::capacity());
     }
 
+    // NOTE: kept for out-parameter callers (accept/recvfrom in the server branch).
+    #[allow(dead_code)]
     pub fn family(&self) -> i32 {
         i32::from(self.storage.ss_family)
     }
 
+    // NOTE: kept for out-parameter callers (accept/recvfrom in the server branch).
+    #[allow(dead_code)]
     /// The bytes in use, for comparing two addresses.
     pub fn as_bytes(&self) -> &[u8] {
         raw_bytes(&self.storage, self.len)
@@ -157,7 +166,8 @@ impl SockAddr {
     }
 }
 
-fn raw_bytes(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> &[u8] {
+/// The first `len` bytes of `storage` (clamped to its size).
+pub fn raw_bytes(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> &[u8] {
     let len = (len as usize).min(mem::size_of::<libc::sockaddr_storage>());
     // SAFETY: `storage` is a live sockaddr_storage of at least `len` bytes, all initialised
     // (it is plain old data).

@@ -33,6 +33,7 @@ from ferrosock._native import (  # noqa: E402
     ntohl,
     ntohs,
 )
+from ferrosock._errors import FrameError, IncompleteReadError  # noqa: E402
 from ferrosock._socket import (  # noqa: E402
     create_connection,
     create_server,
@@ -41,10 +42,14 @@ from ferrosock._socket import (  # noqa: E402
     socketpair,
 )
 
+from ferrosock import framing  # noqa: E402  (ferrosock.framing after `import ferrosock`)
+
 __version__: str = _native.__version__
 
 __all__ = [
     *_std.__all__,
+    "FrameError",
+    "IncompleteReadError",
     "inet_aton_many",
     "inet_ntoa_many",
     "inet_ntop_many",
