@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyList, PyType};
 
 use crate::buffer::ByteView;
 use crate::errors::{
@@ -113,13 +114,17 @@ pub struct Io {
 }
 
 impl Io {
-    /// `fd` is `sock.fileno()`; a closed socket (`-1`) raises `OSError(EBADF)` like the
-    /// stdlib's methods do.
-    pub fn new(fd: RawFd, timeout: Option<f64>) -> PyResult<Self> {
+    /// A call on `sock` (a `socket.socket`, or any object with `fileno()` and
+    /// `gettimeout()`). A closed socket raises `OSError(EBADF)` like the stdlib's methods.
+    pub fn for_socket(sock: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let (fd, mode) = socket_state(sock)?;
+        Self::new(fd, mode)
+    }
+
+    pub fn new(fd: RawFd, mode: Mode) -> PyResult<Self> {
         if fd < 0 {
             return Err(os_error_from_errno(libc::EBADF));
         }
-        let mode = Mode::from_timeout(timeout)?;
         let deadline = match mode {
             Mode::Timeout(t) => Some(Instant::now().checked_add(t).unwrap_or_else(far_future)),
             _ => None,
@@ -217,6 +222,100 @@ fn far_future() -> Instant {
 fn ceil_millis(d: Duration) -> i32 {
     let ms = d.as_nanos().div_ceil(1_000_000);
     i32::try_from(ms).unwrap_or(i32::MAX)
+}
+
+// ---------------------------------------------------------------------------------------
+// The socket object
+// ---------------------------------------------------------------------------------------
+
+/// The head of CPython 3.11's `PySocketSockObject` (`Modules/socketmodule.h`): what
+/// `fileno()` and `gettimeout()` read, without the two method calls (about a quarter of the
+/// cost of a small `recv_exactly`). Used only after [`layout_verified`] checked it against
+/// those methods in this very interpreter.
+#[repr(C)]
+struct RawSocketObject {
+    ob_base: ffi::PyObject,
+    sock_fd: libc::c_int,
+    sock_family: libc::c_int,
+    sock_type: libc::c_int,
+    sock_proto: libc::c_int,
+    errorhandler: *mut libc::c_void,
+    /// `_PyTime_t` nanoseconds; negative means no timeout (blocking).
+    sock_timeout: i64,
+}
+
+/// `_socket.socket` when its instances have the layout of [`RawSocketObject`], else `None`
+/// (then the methods are called instead).
+static SOCKET_TYPE: PyOnceLock<Option<Py<PyType>>> = PyOnceLock::new();
+
+/// Reads the fields of `obj`, which must be an instance of `_socket.socket`.
+///
+/// # Safety
+/// `obj` must be an instance of `_socket.socket` (or a subclass) and the layout verified.
+unsafe fn read_raw(obj: &Bound<'_, PyAny>) -> (RawFd, i32, i32, i64) {
+    // SAFETY: the caller guarantees obj's memory starts with a PySocketSockObject.
+    let raw = unsafe { &*obj.as_ptr().cast::<RawSocketObject>() };
+    (
+        raw.sock_fd,
+        raw.sock_family,
+        raw.sock_type,
+        raw.sock_timeout,
+    )
+}
+
+/// Checks [`RawSocketObject`] against `fileno()`, `family`, `type` and `gettimeout()` of a
+/// scratch socket in each mode, and closed.
+fn layout_verified(py: Python<'_>) -> PyResult<Option<Py<PyType>>> {
+    let cls = py
+        .import("_socket")?
+        .getattr("socket")?
+        .cast_into::<PyType>()?;
+    let s = cls.call1((libc::AF_UNIX, libc::SOCK_DGRAM))?;
+    let check = |timeout: Option<f64>, expect: fn(i64) -> bool| -> PyResult<bool> {
+        s.call_method1("settimeout", (timeout,))?;
+        // SAFETY: `s` was just created from `_socket.socket`; reading the head of its
+        // memory is in bounds (tp_basicsize covers it), and the values are only compared.
+        let (fd, family, ty, ns) = unsafe { read_raw(&s) };
+        let fileno: RawFd = s.call_method0("fileno")?.extract()?;
+        let fam: i32 = s.getattr("family")?.extract()?;
+        let typ: i32 = s.getattr("type")?.extract()?;
+        Ok(fd == fileno && family == fam && ty == typ && expect(ns))
+    };
+    let size_ok = {
+        // SAFETY: cls is a type object; tp_basicsize is a plain field.
+        let basic = unsafe { (*cls.as_type_ptr()).tp_basicsize };
+        usize::try_from(basic).is_ok_and(|b| b >= std::mem::size_of::<RawSocketObject>())
+    };
+    let ok = size_ok
+        && check(Some(2.5), |ns| ns == 2_500_000_000)?
+        && check(None, |ns| ns < 0)?
+        && check(Some(0.0), |ns| ns == 0)?;
+    s.call_method0("close")?;
+    // SAFETY: as above.
+    let closed_ok = unsafe { read_raw(&s) }.0 == -1;
+    Ok((ok && closed_ok).then(|| cls.unbind()))
+}
+
+/// The descriptor and mode of `sock`, as `sock.fileno()` and `sock.gettimeout()` say.
+pub fn socket_state(sock: &Bound<'_, PyAny>) -> PyResult<(RawFd, Mode)> {
+    let py = sock.py();
+    let ty = SOCKET_TYPE.get_or_try_init(py, || layout_verified(py))?;
+    if let Some(ty) = ty {
+        // SAFETY: both are live objects; PyObject_TypeCheck only reads their types.
+        if unsafe { ffi::PyObject_TypeCheck(sock.as_ptr(), ty.bind(py).as_type_ptr()) } != 0 {
+            // SAFETY: sock is an instance of _socket.socket and the layout was verified.
+            let (fd, _, _, ns) = unsafe { read_raw(sock) };
+            let mode = match ns {
+                n if n < 0 => Mode::Blocking,
+                0 => Mode::NonBlocking,
+                n => Mode::Timeout(Duration::from_nanos(n as u64)),
+            };
+            return Ok((fd, mode));
+        }
+    }
+    let fd: RawFd = sock.call_method0("fileno")?.extract()?;
+    let timeout: Option<f64> = sock.call_method0("gettimeout")?.extract()?;
+    Ok((fd, Mode::from_timeout(timeout)?))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -460,17 +559,16 @@ fn too_long_for_header(len: usize, header: &Header, format: &str) -> PyErr {
 /// of stream (its `.partial` holds what arrived). Any other exception raised after bytes
 /// were consumed carries them in `.partial` too.
 #[pyfunction]
-#[pyo3(signature = (fd, timeout, n, flags = 0, /))]
+#[pyo3(signature = (sock, n, flags = 0, /))]
 fn recv_exactly<'py>(
     py: Python<'py>,
-    fd: RawFd,
-    timeout: Option<f64>,
+    sock: &Bound<'py, PyAny>,
     n: &Bound<'py, PyAny>,
     flags: i32,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let n = size_arg(n, "recv_exactly")?;
     check_recv_flags(flags, "recv_exactly")?;
-    let mut io = Io::new(fd, timeout)?;
+    let mut io = Io::for_socket(sock)?;
     let (bytes, ptr) = new_bytes_uninit(py, n)?;
     // SAFETY: `bytes` is a new, unshared object of `n` bytes kept alive across the call;
     // only this loop writes to it.
@@ -487,11 +585,10 @@ fn recv_exactly<'py>(
 /// `recv_exactly_into(buffer, nbytes=0, flags=0)` on `fd`: fills `buffer[:nbytes]` (all of
 /// it when `nbytes` is 0) and returns `nbytes`; the argument checks are `recv_into`'s.
 #[pyfunction]
-#[pyo3(signature = (fd, timeout, buffer, nbytes = None, flags = 0, /))]
+#[pyo3(signature = (sock, buffer, nbytes = None, flags = 0, /))]
 fn recv_exactly_into(
     py: Python<'_>,
-    fd: RawFd,
-    timeout: Option<f64>,
+    sock: &Bound<'_, PyAny>,
     buffer: &Bound<'_, PyAny>,
     nbytes: Option<&Bound<'_, PyAny>>,
     flags: i32,
@@ -509,7 +606,7 @@ fn recv_exactly_into(
         ));
     }
     check_recv_flags(flags, "recv_exactly_into")?;
-    let mut io = Io::new(fd, timeout)?;
+    let mut io = Io::for_socket(sock)?;
     let ptr = view.as_mut_ptr();
     // SAFETY: the writable view of at least `n` bytes is held (so the exporter cannot
     // resize or free it) until `view` drops at the end of this function.
@@ -530,17 +627,16 @@ const BODY_STEP: usize = 1 << 20;
 /// exactly, never a byte more. Errors carry the bytes consumed (header included) in
 /// `.partial`.
 #[pyfunction]
-#[pyo3(signature = (fd, timeout, header, max_size, /))]
+#[pyo3(signature = (sock, header, max_size, /))]
 fn recv_frame<'py>(
     py: Python<'py>,
-    fd: RawFd,
-    timeout: Option<f64>,
+    sock: &Bound<'py, PyAny>,
     header: &str,
     max_size: i64,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let hdr = header_arg(header)?;
     let max_size = max_size_arg(max_size)?;
-    let mut io = Io::new(fd, timeout)?;
+    let mut io = Io::for_socket(sock)?;
     let mut head = [0u8; 8];
     let hsize = hdr.size();
     // SAFETY: `head` is a local array of 8 >= hsize bytes that outlives the call.
@@ -650,11 +746,10 @@ unsafe fn gather_frames(gather: &mut Gather, views: &[ByteView], headers: &[u8],
 /// `send_frame(data, header='!I')` on `fd`: the length header and the payload in one
 /// vectored write, sent completely (`sendall` semantics).
 #[pyfunction]
-#[pyo3(signature = (fd, timeout, data, header, /))]
+#[pyo3(signature = (sock, data, header, /))]
 fn send_frame(
     py: Python<'_>,
-    fd: RawFd,
-    timeout: Option<f64>,
+    sock: &Bound<'_, PyAny>,
     data: &Bound<'_, PyAny>,
     header: &str,
 ) -> PyResult<()> {
@@ -665,7 +760,7 @@ fn send_frame(
     }
     let mut head = Vec::with_capacity(8);
     hdr.push(view.len(), &mut head);
-    let mut io = Io::new(fd, timeout)?;
+    let mut io = Io::for_socket(sock)?;
     let mut gather = Gather::with_capacity(2);
     // SAFETY: `head` and `view` live until the end of this function, after `gather`.
     unsafe {
@@ -679,17 +774,16 @@ fn send_frame(
 /// `sendmsg` calls as possible (up to 512 frames per call). All items are checked before
 /// anything is sent.
 #[pyfunction]
-#[pyo3(signature = (fd, timeout, items, header, /))]
+#[pyo3(signature = (sock, items, header, /))]
 fn send_frames(
     py: Python<'_>,
-    fd: RawFd,
-    timeout: Option<f64>,
+    sock: &Bound<'_, PyAny>,
     items: &Bound<'_, PyAny>,
     header: &str,
 ) -> PyResult<()> {
     let hdr = header_arg(header)?;
     let (views, headers) = frame_items(items, &hdr, header)?;
-    let mut io = Io::new(fd, timeout)?;
+    let mut io = Io::for_socket(sock)?;
     let mut gather = Gather::with_capacity(views.len() * 2);
     // SAFETY: `views` and `headers` outlive `gather` and are not modified.
     unsafe { gather_frames(&mut gather, &views, &headers, hdr.size()) };
@@ -779,8 +873,7 @@ impl FrameStreamCore {
     fn take_frames<'py>(
         &self,
         py: Python<'py>,
-        fd: RawFd,
-        timeout: Option<f64>,
+        sock: &Bound<'py, PyAny>,
         max: usize,
         out: &mut Vec<Bound<'py, PyBytes>>,
     ) -> PyResult<()> {
@@ -806,7 +899,7 @@ impl FrameStreamCore {
                     py.check_signals()?;
                     io
                 }
-                None => io.insert(Io::new(fd, timeout)?),
+                None => io.insert(Io::for_socket(sock)?),
             };
             let want = match dec.front_frame_len() {
                 Some(total) => {
@@ -845,14 +938,13 @@ impl FrameStreamCore {
     fn send_with(
         &self,
         py: Python<'_>,
-        fd: RawFd,
-        timeout: Option<f64>,
+        sock: &Bound<'_, PyAny>,
         views: &[ByteView],
         headers: &[u8],
     ) -> PyResult<()> {
         let _gate = self.write_gate.enter(py, "send")?;
         let mut unsent = lock(&self.unsent);
-        let mut io = Io::new(fd, timeout)?;
+        let mut io = Io::for_socket(sock)?;
         let mut gather = Gather::with_capacity(1 + views.len() * 2);
         // SAFETY: `unsent`, `views` and `headers` outlive `gather` and are not modified
         // until it is dropped (the queue is replaced only after).
@@ -892,26 +984,24 @@ impl FrameStreamCore {
     }
 
     /// One frame's payload.
-    #[pyo3(signature = (fd, timeout, /))]
+    #[pyo3(signature = (sock, /))]
     fn recv<'py>(
         &self,
         py: Python<'py>,
-        fd: RawFd,
-        timeout: Option<f64>,
+        sock: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let mut out = Vec::with_capacity(1);
-        self.take_frames(py, fd, timeout, 1, &mut out)?;
+        self.take_frames(py, sock, 1, &mut out)?;
         out.pop()
             .ok_or_else(|| PyRuntimeError::new_err("FrameStream.recv() found no frame"))
     }
 
     /// Between 1 and `max_frames` payloads: all complete after at most one wait.
-    #[pyo3(signature = (fd, timeout, max_frames, /))]
+    #[pyo3(signature = (sock, max_frames, /))]
     fn recv_many<'py>(
         &self,
         py: Python<'py>,
-        fd: RawFd,
-        timeout: Option<f64>,
+        sock: &Bound<'py, PyAny>,
         max_frames: isize,
     ) -> PyResult<Bound<'py, PyList>> {
         let max = usize::try_from(max_frames)
@@ -919,16 +1009,15 @@ impl FrameStreamCore {
             .filter(|m| *m > 0)
             .ok_or_else(|| PyValueError::new_err("max_frames must be at least 1"))?;
         let mut out = Vec::with_capacity(max.min(4096));
-        self.take_frames(py, fd, timeout, max, &mut out)?;
+        self.take_frames(py, sock, max, &mut out)?;
         PyList::new(py, out)
     }
 
-    #[pyo3(signature = (fd, timeout, data, /))]
+    #[pyo3(signature = (sock, data, /))]
     fn send(
         &self,
         py: Python<'_>,
-        fd: RawFd,
-        timeout: Option<f64>,
+        sock: &Bound<'_, PyAny>,
         data: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let view = readable_arg(data)?;
@@ -937,25 +1026,24 @@ impl FrameStreamCore {
         }
         let mut head = Vec::with_capacity(8);
         self.header.push(view.len(), &mut head);
-        self.send_with(py, fd, timeout, std::slice::from_ref(&view), &head)
+        self.send_with(py, sock, std::slice::from_ref(&view), &head)
     }
 
-    #[pyo3(signature = (fd, timeout, items, /))]
+    #[pyo3(signature = (sock, items, /))]
     fn send_many(
         &self,
         py: Python<'_>,
-        fd: RawFd,
-        timeout: Option<f64>,
+        sock: &Bound<'_, PyAny>,
         items: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let (views, headers) = frame_items(items, &self.header, &self.format)?;
-        self.send_with(py, fd, timeout, &views, &headers)
+        self.send_with(py, sock, &views, &headers)
     }
 
     /// Sends what an interrupted `send`/`send_many` left queued.
-    #[pyo3(signature = (fd, timeout, /))]
-    fn flush(&self, py: Python<'_>, fd: RawFd, timeout: Option<f64>) -> PyResult<()> {
-        self.send_with(py, fd, timeout, &[], &[])
+    #[pyo3(signature = (sock, /))]
+    fn flush(&self, py: Python<'_>, sock: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.send_with(py, sock, &[], &[])
     }
 
     /// Bytes received but not yet returned as frames.

@@ -13,7 +13,7 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 use crate::buffer::ByteView;
 use crate::errors::{type_name, with_context};
 use crate::sockaddr::{self, SockAddr};
-use crate::sockio::{errno, Attempt, Interest, Io, SendPtr, HELD_MAX};
+use crate::sockio::{errno, Attempt, Interest, Io, Mode, SendPtr, HELD_MAX};
 
 /// Most messages one `recvmmsg`/`sendmmsg` call handles (`UIO_MAXIOV`; the kernel caps
 /// `vlen` there anyway).
@@ -145,11 +145,10 @@ fn recv_batch(
 /// `with_flags`: `msg_flags` is `recvmsg`'s, so `MSG_TRUNC` marks a datagram longer than
 /// `bufsize` whose tail the kernel discarded.
 #[pyfunction]
-#[pyo3(signature = (fd, timeout, maxmsgs, bufsize, flags, with_flags, /))]
+#[pyo3(signature = (sock, maxmsgs, bufsize, flags, with_flags, /))]
 fn recvmany<'py>(
     py: Python<'py>,
-    fd: RawFd,
-    timeout: Option<f64>,
+    sock: &Bound<'py, PyAny>,
     maxmsgs: isize,
     bufsize: isize,
     flags: i32,
@@ -161,7 +160,7 @@ fn recvmany<'py>(
         .ok()
         .filter(|m| *m > 0)
         .ok_or_else(|| PyValueError::new_err("maxmsgs must be at least 1"))?;
-    let mut io = Io::new(fd, timeout)?;
+    let mut io = Io::for_socket(sock)?;
     let count = batch_count(maxmsgs, bufsize);
     with_scratch(|s| {
         let n = recv_batch(py, &mut io, s, count, bufsize, flags)?;
@@ -211,7 +210,7 @@ fn _bench_recvmmsg_drain(
     maxmsgs: usize,
     bufsize: usize,
 ) -> PyResult<(usize, usize)> {
-    let mut io = Io::new(fd, Some(0.0))?;
+    let mut io = Io::new(fd, Mode::NonBlocking)?;
     let count = batch_count(maxmsgs.max(1), bufsize);
     with_scratch(|s| {
         let (mut datagrams, mut bytes) = (0usize, 0usize);
@@ -246,11 +245,10 @@ struct Outgoing {
 /// non-blocking or its timeout expires after some were sent, in which case the count says
 /// how many. An error after some were sent is raised with that count in `.sent`.
 #[pyfunction]
-#[pyo3(signature = (fd, timeout, family, messages, address, flags, /))]
+#[pyo3(signature = (sock, family, messages, address, flags, /))]
 fn sendmany(
     py: Python<'_>,
-    fd: RawFd,
-    timeout: Option<f64>,
+    sock: &Bound<'_, PyAny>,
     family: i32,
     messages: &Bound<'_, PyAny>,
     address: Option<&Bound<'_, PyAny>>,
@@ -299,7 +297,7 @@ fn sendmany(
         };
         out.push(msg);
     }
-    let mut io = Io::new(fd, timeout)?;
+    let mut io = Io::for_socket(sock)?;
     let mut iov: Vec<libc::iovec> = out
         .iter()
         .map(|m| libc::iovec {

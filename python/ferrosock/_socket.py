@@ -44,8 +44,8 @@ class socket(_std.socket):  # noqa: N801 - the stdlib's name, on purpose
             sock.setblocking(True)
         return sock, addr
 
-    # Native loops. Each passes the descriptor and the timeout (None: blocking, 0.0:
-    # non-blocking, t: a deadline t seconds away for the whole call) to Rust, which waits,
+    # Native loops. Rust reads the descriptor and the timeout (None: blocking, 0.0:
+    # non-blocking, t: a deadline t seconds away for the whole call) off the socket, waits,
     # retries on EINTR after running signal handlers, and raises what recv/sendall raise.
 
     def recv_exactly(self, n: int, flags: int = 0) -> bytes:
@@ -57,7 +57,7 @@ class socket(_std.socket):  # noqa: N801 - the stdlib's name, on purpose
         reset, a signal handler's exception) carries them in ``.partial`` as well. The
         socket's timeout bounds the whole call. ``MSG_PEEK`` is refused (``ValueError``).
         """
-        return _native.recv_exactly(self.fileno(), self.gettimeout(), n, flags)
+        return _native.recv_exactly(self, n, flags)
 
     def recv_exactly_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """recv_exactly_into(buffer[, nbytes[, flags]]) -> nbytes
@@ -65,19 +65,19 @@ class socket(_std.socket):  # noqa: N801 - the stdlib's name, on purpose
         Fill ``buffer[:nbytes]`` (all of ``buffer`` if ``nbytes`` is 0) with exactly that many
         bytes and return the count; ends of stream and errors as ``recv_exactly``.
         """
-        return _native.recv_exactly_into(self.fileno(), self.gettimeout(), buffer, nbytes, flags)
+        return _native.recv_exactly_into(self, buffer, nbytes, flags)
 
     def send_frame(self, data: Any, *, header: str = "!I") -> None:
         """Send ``data`` preceded by its length packed with the ``struct`` format ``header``
         (one unsigned integer: ``!B !H !I !Q <H <I <Q`` ...), completely, like ``sendall``.
         A payload the header cannot express raises ``ValueError`` before anything is sent.
         """
-        _native.send_frame(self.fileno(), self.gettimeout(), data, header)
+        _native.send_frame(self, data, header)
 
     def send_frames(self, messages: Iterable[Any], *, header: str = "!I") -> None:
         """Send each of ``messages`` as a frame (see ``send_frame``) with as few system calls
         as possible (vectored writes). Every message is checked before anything is sent."""
-        _native.send_frames(self.fileno(), self.gettimeout(), messages, header)
+        _native.send_frames(self, messages, header)
 
     def recv_frame(self, *, header: str = "!I", max_size: int = DEFAULT_MAX_FRAME) -> bytes:
         """Receive one frame's payload: the header exactly, then the payload exactly, never
@@ -85,7 +85,7 @@ class socket(_std.socket):  # noqa: N801 - the stdlib's name, on purpose
         above ``max_size`` raises ``ferrosock.FrameError`` without allocating it; a stream
         that ends mid-frame raises ``IncompleteReadError``. Exceptions carry the bytes
         consumed (header included) in ``.partial``."""
-        return _native.recv_frame(self.fileno(), self.gettimeout(), header, max_size)
+        return _native.recv_frame(self, header, max_size)
 
     def recvmany(
         self, maxmsgs: int = 64, bufsize: int = 65535, flags: int = 0, *, with_flags: bool = False
@@ -99,9 +99,7 @@ class socket(_std.socket):  # noqa: N801 - the stdlib's name, on purpose
         ``with_flags=True`` items are ``(data, address, msg_flags)`` and ``MSG_TRUNC`` in
         ``msg_flags`` marks it, as ``recvmsg`` does.
         """
-        return _native.recvmany(
-            self.fileno(), self.gettimeout(), maxmsgs, bufsize, flags, with_flags
-        )
+        return _native.recvmany(self, maxmsgs, bufsize, flags, with_flags)
 
     def sendmany(self, messages: Iterable[Any], address: Any = None, flags: int = 0) -> int:
         """sendmany(messages[, address[, flags]]) -> count
@@ -112,9 +110,7 @@ class socket(_std.socket):  # noqa: N801 - the stdlib's name, on purpose
         the socket is non-blocking or its timeout expires after some went out. An error
         after some were sent is raised with the count in ``.sent``.
         """
-        return _native.sendmany(
-            self.fileno(), self.gettimeout(), self.family, messages, address, flags
-        )
+        return _native.sendmany(self, self.family, messages, address, flags)
 
 
 socket.__module__ = "ferrosock"

@@ -16,7 +16,8 @@ The socket methods ``send_frame``, ``send_frames`` and ``recv_frame`` of
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+import socket as _std
+from typing import Any
 
 from ferrosock import _native
 from ferrosock._errors import FrameError, IncompleteReadError
@@ -30,11 +31,6 @@ __all__ = [
     "IncompleteReadError",
     "encode_frame",
 ]
-
-
-class _SocketLike(Protocol):
-    def fileno(self) -> int: ...
-    def gettimeout(self) -> float | None: ...
 
 
 def encode_frame(data: Any, header: str = "!I") -> bytes:
@@ -86,8 +82,8 @@ class FrameStream:
     serves many frames), and bytes read past a frame stay in the stream's native buffer for
     the next call, never dropped.
 
-    Works with any socket object with ``fileno()`` and ``gettimeout()`` (``ferrosock.socket``
-    or the stdlib's) and follows its blocking, non-blocking or timeout mode. A timeout,
+    Works with ``ferrosock.socket`` or the stdlib's (not ``ssl.SSLSocket``, whose bytes must
+    go through its own methods) and follows its blocking, non-blocking or timeout mode. A timeout,
     ``BlockingIOError`` or a signal handler's exception loses nothing: received bytes stay
     buffered, and whatever ``send``/``send_many`` could not write stays queued and goes out
     first on the next ``send``/``send_many``/``flush`` (do not send those frames again).
@@ -99,13 +95,21 @@ class FrameStream:
     __slots__ = ("_inner", "_sock")
 
     def __init__(
-        self, sock: _SocketLike, *, header: str = "!I", max_size: int = DEFAULT_MAX_FRAME
+        self, sock: _std.socket, *, header: str = "!I", max_size: int = DEFAULT_MAX_FRAME
     ) -> None:
+        if not isinstance(sock, _std.socket):
+            raise TypeError(f"FrameStream needs a socket, not {type(sock).__name__}")
+        if type(sock).recv is not _std.socket.recv or type(sock).send is not _std.socket.send:
+            # An ssl.SSLSocket (or any socket that transforms its bytes) must be read through
+            # its own methods; the native loops use the descriptor directly.
+            raise TypeError(
+                f"FrameStream needs a plain socket; {type(sock).__name__} overrides recv/send"
+            )
         self._inner = _native.FrameStreamCore(header, max_size)
         self._sock = sock
 
     @property
-    def socket(self) -> _SocketLike:
+    def socket(self) -> _std.socket:
         return self._sock
 
     @property
@@ -131,29 +135,24 @@ class FrameStream:
         """The next frame's payload. At the end of the stream raise
         :class:`ferrosock.IncompleteReadError` (``partial`` is empty when the stream ended
         between frames)."""
-        sock = self._sock
-        return self._inner.recv(sock.fileno(), sock.gettimeout())
+        return self._inner.recv(self._sock)
 
     def recv_many(self, max_frames: int = 64) -> list[bytes]:
         """Between 1 and ``max_frames`` payloads: the frames complete after at most one wait
         for data. End of stream as :meth:`recv`."""
-        sock = self._sock
-        return self._inner.recv_many(sock.fileno(), sock.gettimeout(), max_frames)
+        return self._inner.recv_many(self._sock, max_frames)
 
     def send(self, data: Any) -> None:
         """Send one frame (completely, like ``sendall``)."""
-        sock = self._sock
-        self._inner.send(sock.fileno(), sock.gettimeout(), data)
+        self._inner.send(self._sock, data)
 
     def send_many(self, messages: Iterable[Any]) -> None:
         """Send each message as a frame, with as few system calls as possible."""
-        sock = self._sock
-        self._inner.send_many(sock.fileno(), sock.gettimeout(), messages)
+        self._inner.send_many(self._sock, messages)
 
     def flush(self) -> None:
         """Write what an interrupted ``send``/``send_many`` left queued."""
-        sock = self._sock
-        self._inner.flush(sock.fileno(), sock.gettimeout())
+        self._inner.flush(self._sock)
 
     def __iter__(self) -> Iterator[bytes]:
         """Payloads until the stream ends between two frames (a stream that ends mid-frame
