@@ -81,7 +81,7 @@ impl Header {
 
     fn bad(format: &str) -> BadHeader {
         BadHeader(format!(
-            "unsupported frame header format {format:?}: expected one unsigned integer code \
+            "unsupported frame header format '{format}': expected one unsigned integer code \
              (B, H, I, L or Q) with an optional byte-order prefix (@, =, <, >, !)"
         ))
     }
@@ -308,7 +308,7 @@ fn encode_frame<'py>(data: &Bound<'py, PyAny>, header: &str) -> PyResult<Bound<'
     let payload = view.as_slice();
     if !hdr.fits(payload.len()) {
         return Err(PyValueError::new_err(format!(
-            "frame of {} bytes is too long for header {header:?} (at most {} bytes)",
+            "frame of {} bytes is too long for header '{header}' (at most {} bytes)",
             payload.len(),
             hdr.max_len()
         )));

@@ -550,7 +550,7 @@ fn header_arg(header: &str) -> PyResult<Header> {
 /// The `ValueError` for a payload the header cannot express.
 fn too_long_for_header(len: usize, header: &Header, format: &str) -> PyErr {
     PyValueError::new_err(format!(
-        "frame of {len} bytes is too long for header {format:?} (at most {} bytes)",
+        "frame of {len} bytes is too long for header '{format}' (at most {} bytes)",
         header.max_len()
     ))
 }

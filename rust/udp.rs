@@ -223,7 +223,7 @@ fn _bench_recvmmsg_drain(
                         .map(|h| (h.msg_len as usize).min(bufsize))
                         .sum::<usize>();
                 }
-                Err(e) if e.is_instance_of::<pyo3::exceptions::PyBlockingIOError>(py) => break,
+                Err(e) if is_blocking_io_error(py, &e) => break,
                 Err(e) => return Err(e),
             }
         }
@@ -268,7 +268,7 @@ fn sendmany(
     let mut last_addr: Option<(Bound<'_, PyAny>, usize)> = None;
     for (i, item) in messages.try_iter()?.enumerate() {
         let item = item?;
-        let at = |e: PyErr| with_context(py, e, &format!(" (at index {i})"));
+        let at = |e: PyErr| at_index(py, e, i);
         let msg = if let Ok(pair) = item.cast::<PyTuple>() {
             if pair.len() != 2 {
                 return Err(at(PyTypeError::new_err(
@@ -352,8 +352,38 @@ fn sendmany(
 /// Would-block and timeout after partial progress end `sendmany` with the count, like a
 /// short `send()`.
 fn stops_quietly(py: Python<'_>, e: &PyErr) -> bool {
-    e.is_instance_of::<pyo3::exceptions::PyBlockingIOError>(py)
-        || e.is_instance_of::<pyo3::exceptions::PyTimeoutError>(py)
+    let value = e.value(py);
+    is_blocking_io_error(py, e) || value.is_instance_of::<pyo3::exceptions::PyTimeoutError>()
+}
+
+/// NOTE: tested on the value: on CPython 3.11 a normalised `OSError(EAGAIN, ...)` keeps
+/// `OSError` as its recorded type while the value is a `BlockingIOError`, so
+/// `PyErr::is_instance_of` would answer no.
+fn is_blocking_io_error(py: Python<'_>, e: &PyErr) -> bool {
+    e.value(py)
+        .is_instance_of::<pyo3::exceptions::PyBlockingIOError>()
+}
+
+/// The error for item `i`: same class, " (at index i)" appended; an `OSError` with an errno
+/// (`gaierror` from the resolver, say) keeps it.
+fn at_index(py: Python<'_>, err: PyErr, i: usize) -> PyErr {
+    let suffix = format!(" (at index {i})");
+    if err.is_instance_of::<pyo3::exceptions::PyOSError>(py) {
+        let value = err.value(py);
+        let errno = value.getattr("errno").ok().filter(|e| !e.is_none());
+        let strerror = value.getattr("strerror").ok().filter(|e| !e.is_none());
+        if let (Some(errno), Some(strerror)) = (errno, strerror) {
+            if let Ok(new) = err
+                .get_type(py)
+                .call1((errno, format!("{strerror}{suffix}")))
+            {
+                let new = PyErr::from_value(new);
+                new.set_cause(py, Some(err));
+                return new;
+            }
+        }
+    }
+    with_context(py, err, &suffix)
 }
 
 fn with_sent(py: Python<'_>, e: PyErr, sent: usize) -> PyErr {

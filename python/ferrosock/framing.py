@@ -15,8 +15,8 @@ The socket methods ``send_frame``, ``send_frames`` and ``recv_frame`` of
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 import socket as _std
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ferrosock import _native
