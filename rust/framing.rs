@@ -9,12 +9,12 @@ use std::fmt;
 use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use crate::buffer::ByteView;
-use crate::errors::{frame_error, type_name};
+use crate::errors::frame_error;
 
 /// A frame header: one unsigned integer in a `struct` format with a single code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -289,22 +289,13 @@ fn header_arg(format: &str) -> PyResult<Header> {
     Header::parse(format).map_err(|e| PyValueError::new_err(e.0))
 }
 
-fn data_arg(obj: &Bound<'_, PyAny>) -> PyResult<ByteView> {
-    ByteView::readable(obj, "", 0).map_err(|_| {
-        PyTypeError::new_err(format!(
-            "a bytes-like object is required, not '{}'",
-            type_name(obj)
-        ))
-    })
-}
-
 /// `encode_frame(data, header='!I')`: `struct.pack(header, len(data)) + data`, with a
 /// `ValueError` when the header cannot express the length.
 #[pyfunction]
 #[pyo3(signature = (data, header = "!I"))]
 fn encode_frame<'py>(data: &Bound<'py, PyAny>, header: &str) -> PyResult<Bound<'py, PyBytes>> {
     let hdr = header_arg(header)?;
-    let view = data_arg(data)?;
+    let view = ByteView::readable(data)?;
     let payload = view.as_slice();
     if !hdr.fits(payload.len()) {
         return Err(PyValueError::new_err(format!(
@@ -360,7 +351,7 @@ impl PyFrameDecoder {
     /// after it).
     fn feed<'py>(&self, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         let py = data.py();
-        let view = data_arg(data)?;
+        let view = ByteView::readable(data)?;
         let (frames, failed) = self.with(|d| {
             d.feed(view.as_slice());
             let mut frames = Vec::new();

@@ -536,12 +536,7 @@ fn unix_from_python(obj: &Bound<'_, PyAny>) -> PyResult<SockAddr> {
         };
         encoded.cast_into::<PyBytes>()?.as_bytes().to_vec()
     } else {
-        let view = crate::buffer::ByteView::readable(obj, "", 0).map_err(|_| {
-            PyTypeError::new_err(format!(
-                "a bytes-like object is required, not '{}'",
-                type_name(obj)
-            ))
-        })?;
+        let view = crate::buffer::ByteView::readable(obj)?;
         view.as_slice().to_vec()
     };
     SockAddr::sockaddr_un(&path).ok_or_else(|| PyOSError::new_err("AF_UNIX path too long"))

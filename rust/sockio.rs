@@ -27,7 +27,7 @@ use pyo3::types::{PyBytes, PyList, PyType};
 
 use crate::buffer::ByteView;
 use crate::errors::{
-    frame_error, incomplete_read_error, os_error_from_errno, timeout_error, type_name, with_context,
+    frame_error, incomplete_read_error, os_error_from_errno, timeout_error, with_context,
 };
 use crate::framing::{FrameDecoder, Header};
 
@@ -522,16 +522,6 @@ fn check_recv_flags(flags: i32, func: &str) -> PyResult<()> {
     Ok(())
 }
 
-/// A read-only buffer argument, with the message `sendall` gives for the `y*` format.
-fn readable_arg(obj: &Bound<'_, PyAny>) -> PyResult<ByteView> {
-    ByteView::readable(obj, "", 0).map_err(|_| {
-        pyo3::exceptions::PyTypeError::new_err(format!(
-            "a bytes-like object is required, not '{}'",
-            type_name(obj)
-        ))
-    })
-}
-
 /// A length argument like the `n` format: an integer (`__index__`), not negative.
 fn size_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<usize> {
     let n: isize = obj.extract()?;
@@ -593,7 +583,7 @@ fn recv_exactly_into(
     nbytes: Option<&Bound<'_, PyAny>>,
     flags: i32,
 ) -> PyResult<usize> {
-    let mut view = ByteView::writable(buffer, "recv_exactly_into", 1)?;
+    let mut view = ByteView::writable(buffer, "recv_exactly_into() argument 1")?;
     let mut n = match nbytes {
         Some(obj) => size_arg(obj, "recv_exactly_into")?,
         None => 0,
@@ -711,8 +701,8 @@ fn frame_items(
     let mut views: Vec<ByteView> = Vec::with_capacity(items.len().unwrap_or(0));
     for (i, item) in items.try_iter()?.enumerate() {
         let item = item?;
-        let view =
-            readable_arg(&item).map_err(|e| with_context(py, e, &format!(" (at index {i})")))?;
+        let view = ByteView::readable(&item)
+            .map_err(|e| with_context(py, e, &format!(" (at index {i})")))?;
         if !hdr.fits(view.len()) {
             return Err(with_context(
                 py,
@@ -754,7 +744,7 @@ fn send_frame(
     header: &str,
 ) -> PyResult<()> {
     let hdr = header_arg(header)?;
-    let view = readable_arg(data)?;
+    let view = ByteView::readable(data)?;
     if !hdr.fits(view.len()) {
         return Err(too_long_for_header(view.len(), &hdr, header));
     }
@@ -1020,7 +1010,7 @@ impl FrameStreamCore {
         sock: &Bound<'_, PyAny>,
         data: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let view = readable_arg(data)?;
+        let view = ByteView::readable(data)?;
         if !self.header.fits(view.len()) {
             return Err(too_long_for_header(view.len(), &self.header, &self.format));
         }

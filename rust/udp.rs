@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::buffer::ByteView;
-use crate::errors::{type_name, with_context};
+use crate::errors::with_context;
 use crate::sockaddr::{self, SockAddr};
 use crate::sockio::{errno, Attempt, Interest, Io, Mode, SendPtr, HELD_MAX};
 
@@ -275,7 +275,7 @@ fn sendmany(
                     "sendmany() items must be bytes-like objects or (data, address) pairs",
                 )));
             }
-            let data = readable(&pair.get_item(0)?).map_err(at)?;
+            let data = ByteView::readable(&pair.get_item(0)?).map_err(at)?;
             let a = pair.get_item(1)?;
             let idx = match &last_addr {
                 Some((obj, idx)) if obj.is(&a) => *idx,
@@ -291,7 +291,7 @@ fn sendmany(
             }
         } else {
             Outgoing {
-                data: readable(&item).map_err(at)?,
+                data: ByteView::readable(&item).map_err(at)?,
                 addr: common,
             }
         };
@@ -390,15 +390,6 @@ fn with_sent(py: Python<'_>, e: PyErr, sent: usize) -> PyErr {
     // NOTE: best effort, as for `.partial` on the receive side.
     let _ = e.value(py).setattr("sent", sent);
     e
-}
-
-fn readable(obj: &Bound<'_, PyAny>) -> PyResult<ByteView> {
-    ByteView::readable(obj, "", 0).map_err(|_| {
-        PyTypeError::new_err(format!(
-            "a bytes-like object is required, not '{}'",
-            type_name(obj)
-        ))
-    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

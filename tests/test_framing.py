@@ -13,12 +13,12 @@ import struct
 import threading
 import time
 
-import ferrosock
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import ferrosock
 from ferrosock.framing import FrameDecoder, FrameStream, encode_frame
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from loops_support import Dribbler, Raised, alarm_raising, chunk_sizes, open_fds, stream_pair
+from tests.loops_support import Dribbler, Raised, alarm_raising, chunk_sizes, open_fds, stream_pair
 
 HEADERS = ["!B", "!H", "!I", "!Q", "<H", "<I", "<Q", ">I", "=I", "@I", "I", "!L", "L"]
 

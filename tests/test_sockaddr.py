@@ -11,9 +11,9 @@ import os
 import socket
 
 import pytest
+from hypothesis import given, strategies as st
+
 from ferrosock import _native
-from hypothesis import given
-from hypothesis import strategies as st
 
 roundtrip = _native.sockaddr_roundtrip
 

@@ -16,11 +16,11 @@ import struct
 import threading
 import time
 
-import ferrosock
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from loops_support import (
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import ferrosock
+from tests.loops_support import (
     Dribbler,
     Raised,
     alarm_counting,

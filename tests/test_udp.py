@@ -15,11 +15,18 @@ import struct
 import threading
 import time
 
-import ferrosock
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from loops_support import Raised, alarm_raising, exc_signature, has_ipv6, open_fds, stdlib_view
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import ferrosock
+from tests.loops_support import (
+    Raised,
+    alarm_raising,
+    exc_signature,
+    has_ipv6,
+    open_fds,
+    stdlib_view,
+)
 
 FAMILIES = [
     "udp4",
