@@ -508,7 +508,7 @@ def test_oversized_frame_closes_only_that_connection() -> None:
         good.sendall(frame(b"still here"))
         assert recv_frame(good) == b"still here"
         wait_for(lambda: reasons, what="report")
-    assert isinstance(reasons[0], ValueError)
+    assert isinstance(reasons[0], ferrosock.FrameError)
     assert "max_size" in str(reasons[0])
 
 
@@ -560,8 +560,26 @@ def test_reset_mid_message() -> None:
             c3.sendall(frame(b"fine"))
             assert recv_frame(c3) == b"fine"
     kinds = {type(r) for r in reasons}
-    assert ConnectionResetError in kinds or EOFError in kinds
-    assert EOFError in kinds
+    assert ConnectionResetError in kinds or ferrosock.IncompleteReadError in kinds
+    eofs = [r for r in reasons if isinstance(r, ferrosock.IncompleteReadError)]
+    assert eofs and isinstance(eofs[-1], EOFError)
+    assert eofs[-1].partial == struct.pack("!I", 1000) + b"partial"
+    assert eofs[-1].expected == 1004
+
+
+def test_eof_mid_line_reports_incomplete_read() -> None:
+    reasons: list[object] = []
+    srv = ferrosock.Server(
+        ("127.0.0.1", 0), echo, framing="line", on_disconnect=lambda c, e: reasons.append(e)
+    )
+    with running(srv):
+        with connect(srv) as c:
+            c.sendall(b"whole\nhalf a li")
+            c.shutdown(socket.SHUT_WR)
+            assert recv_until_eof(c) == b"whole\n"
+        wait_for(lambda: reasons, what="report")
+    assert isinstance(reasons[0], ferrosock.IncompleteReadError)
+    assert reasons[0].partial == b"half a li" and reasons[0].expected is None
 
 
 def test_idle_timeout() -> None:
