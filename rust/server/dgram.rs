@@ -111,6 +111,10 @@ impl DgramLoop {
             self.interest = 0;
         }
         self.received.clear();
+        // Replies of the last batch after shutdown have no loop left to send them.
+        self.queue.clear();
+        self.out.clear();
+        self.queued_bytes = 0;
         self.signal_pending = false;
         self.shutdown_deadline_ns = None;
         self.shared.shutdown.store(false, Ordering::Release);
