@@ -923,3 +923,81 @@ def test_connection_objects_are_released() -> None:
         wait_for(lambda: srv.connection_count == 0, what="closed")
     gc.collect()
     assert refs and all(r() is None for r in refs)
+
+
+def test_chaos_clients_do_not_break_the_server(caplog) -> None:
+    """Random misbehaviour from many clients at once: resets, half-closes, junk, oversized
+    frames, clients that never read, handlers that raise or close. The server survives,
+    keeps serving a well-behaved client, and leaks nothing."""
+    rng = random.Random(1234)
+
+    def handler(conn: ferrosock.Connection, msg: bytes) -> bytes | None:
+        r = msg[:1]
+        if r == b"E":
+            raise RuntimeError("chaos")
+        if r == b"C":
+            conn.close()
+        if r == b"S":
+            conn.send(msg)
+        if r == b"N":
+            return None
+        return msg * 3
+
+    fds = open_fds()
+    srv = ferrosock.Server(
+        ("127.0.0.1", 0),
+        handler,
+        framing="frame",
+        max_size=50_000,
+        high_water=32 * 1024,
+        message_timeout=0.5,
+        on_disconnect=lambda c, e: None,
+    )
+
+    def chaos(seed: int) -> None:
+        r = random.Random(seed)
+        for _ in range(15):
+            try:
+                c = connect(srv, timeout=0.3)
+            except OSError:
+                continue
+            try:
+                for _ in range(r.randrange(1, 20)):
+                    kind = r.random()
+                    if kind < 0.5:
+                        m = r.choice([b"E", b"C", b"S", b"N", b"X"]) + r.randbytes(
+                            r.randrange(2000)
+                        )
+                        c.sendall(frame(m))
+                    elif kind < 0.6:
+                        c.sendall(struct.pack("!I", r.randrange(1 << 32)))
+                    elif kind < 0.7:
+                        c.sendall(frame(b"X" * 40_000)[: r.randrange(40_000)])
+                    elif kind < 0.8:
+                        c.recv(r.randrange(1, 1 << 16))
+                    elif kind < 0.85:
+                        c.shutdown(socket.SHUT_WR)
+                        break
+                    elif kind < 0.9:
+                        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        break
+                    else:
+                        c.sendall(r.randbytes(r.randrange(100)))
+            except OSError:
+                pass
+            finally:
+                c.close()
+
+    with caplog.at_level(logging.CRITICAL, logger="ferrosock.server"), running(srv):
+        threads = [threading.Thread(target=chaos, args=(rng.random(),)) for _ in range(12)]
+        for t in threads:
+            t.start()
+        with connect(srv) as good:
+            for i in range(200):
+                good.sendall(frame(b"X%d" % i))
+                assert recv_frame(good) == b"X%d" % i * 3
+        for t in threads:
+            t.join(30)
+        wait_for(lambda: srv.connection_count == 0, what="chaos connections closed")
+    gc.collect()
+    assert open_fds() == fds
