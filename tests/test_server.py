@@ -841,6 +841,7 @@ def test_context_manager_and_argument_errors() -> None:
         ({"high_water": -1}, ValueError),
         ({"on_connect": 3}, TypeError),
     ]
+    gc.collect()
     before = open_fds()
     for kwargs, exc in bad:
         handler = None if not kwargs else echo
@@ -944,6 +945,7 @@ def test_chaos_clients_do_not_break_the_server(caplog) -> None:
             return None
         return msg * 3
 
+    gc.collect()
     fds = open_fds()
     srv = ferrosock.Server(
         ("127.0.0.1", 0),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -158,6 +159,7 @@ def test_base_exception_propagates() -> None:
 
 
 def test_datagram_lifecycle_and_fds() -> None:
+    gc.collect()  # earlier tests' garbage may still hold sockets
     fds = open_fds()
     threads = threading.active_count()
     for _ in range(20):
@@ -165,6 +167,7 @@ def test_datagram_lifecycle_and_fds() -> None:
         with running(srv), _client(srv) as c:
             c.sendto(b"a", srv.server_address)
             assert c.recv(10) == b"a"
+    gc.collect()
     assert open_fds() == fds
     assert threading.active_count() == threads
     with pytest.raises(ValueError):
@@ -172,3 +175,21 @@ def test_datagram_lifecycle_and_fds() -> None:
     with pytest.raises(TypeError):
         ferrosock.DatagramServer(("127.0.0.1", 0), None)  # type: ignore[arg-type]
     assert open_fds() == fds
+
+
+def test_unix_datagram_from_unbound_client(tmp_path) -> None:
+    """The handler sees what the stdlib's recvfrom reports; the reply has nowhere to go."""
+    path = str(tmp_path / "srv.sock")
+    with (
+        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as ref,
+        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as c,
+    ):
+        ref.bind(str(tmp_path / "ref.sock"))
+        c.sendto(b"x", str(tmp_path / "ref.sock"))
+        expected = ref.recvfrom(10)[1]
+    seen: list[object] = []
+    srv = ferrosock.DatagramServer(path, lambda m, a: seen.append(a) or m)
+    with running(srv), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as c:
+        c.sendto(b"hi", path)
+        wait_for(lambda: seen, what="datagram")
+    assert seen == [expected]

@@ -394,7 +394,7 @@ impl DgramLoop {
         }
         let addr = self.raddrs[i].clone();
         // An unbound Unix datagram client has no address to reply to.
-        if addr.family() == libc::AF_UNIX && addr.len() as usize <= size_of::<libc::sa_family_t>() {
+        if addr.len() as usize <= size_of::<libc::sa_family_t>() {
             return Ok(());
         }
         let start = self.out.len();
