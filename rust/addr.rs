@@ -187,20 +187,22 @@ pub fn parse_inet_pton6(s: &[u8]) -> Option<[u8; 16]> {
     // One group per turn: its hex digits, then the byte that ended them.
     loop {
         let curtok = i;
-        let mut val: u16 = 0;
-        let mut ndigits = 0usize;
+        let mut wide: u32 = 0;
         while let Some(&c) = s.get(i) {
             let d = HEX_VALUE[c as usize];
             if d == NOT_HEX {
                 break;
             }
-            if ndigits == 4 {
-                return None;
-            }
-            val = (val << 4) | u16::from(d);
-            ndigits += 1;
+            // Bits shifted out of a run longer than 8 digits are harmless: it is refused
+            // just below.
+            wide = (wide << 4) | u32::from(d);
             i += 1;
         }
+        let ndigits = i - curtok;
+        if ndigits > 4 {
+            return None;
+        }
+        let val = wide as u16;
         match s.get(i) {
             None => {
                 if ndigits > 0 {
