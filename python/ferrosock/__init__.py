@@ -9,6 +9,7 @@ a subclass of ``socket.socket``, and address packing runs in Rust.
 import socket as _std
 
 from ferrosock import _native
+from ferrosock._errors import FrameError as FrameError, IncompleteReadError as IncompleteReadError
 from ferrosock._native import (
     htonl as htonl,
     htons as htons,
@@ -49,6 +50,9 @@ globals().update(
     }
 )
 
+# `ferrosock.framing` is there after a bare `import ferrosock`.
+from ferrosock import framing as framing  # noqa: E402
+
 __version__: str = _native.__version__
 
 __all__ = [
@@ -56,6 +60,8 @@ __all__ = [
     "Connection",
     "DatagramServer",
     "Server",
+    "FrameError",
+    "IncompleteReadError",
     "inet_aton_many",
     "inet_ntoa_many",
     "inet_ntop_many",

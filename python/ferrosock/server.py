@@ -289,6 +289,27 @@ class Server(_ServerBase):
     ``address`` is ``(host, port)`` (port 0 picks a free port; see ``server_address``), an
     IPv6 ``(host, port, flowinfo, scope_id)``, or a path for a Unix socket (a stale socket
     file is replaced; the file is removed on ``close()``).
+
+    - ``framing``: ``'raw'`` (each chunk as read, at most ``max_size`` bytes), ``'frame'``
+      (length-prefixed with ``header``, any format ``ferrosock.framing`` takes: ``'!I'``,
+      ``'<H'``, ``'!Q'``...), ``'line'`` (split on ``delimiter``, which is stripped).
+    - ``max_size``: the largest frame or line; a longer one closes that connection
+      (``FrameError``), refused at its header without allocating the claimed size.
+    - ``max_connections``: connections beyond it are accepted and closed at once.
+    - ``idle_timeout``: a connection on which no byte was received or sent for that many
+      seconds is closed (``TimeoutError``).
+    - ``message_timeout``: a connection whose frame or line is still incomplete that many
+      seconds after its first byte arrived is closed (``TimeoutError``).
+    - ``high_water``: a connection whose unsent output exceeds it is not read until the
+      output drains below a quarter of it.
+    - ``reuse_port`` sets ``SO_REUSEPORT``; ``backlog`` defaults to ``socket.SOMAXCONN``.
+      ``SO_REUSEADDR`` is set on TCP listeners, as asyncio does.
+    - ``on_connect(conn)`` runs before the connection's first message;
+      ``on_disconnect(conn, exc)`` runs once it is closed, for every connection
+      ``on_connect`` saw.
+
+    A connection closes gracefully (its queued replies flushed first, for at most 10 s)
+    after ``conn.close()``, a peer's end of stream, a handler exception or a framing error.
     """
 
     __slots__ = ()
@@ -413,6 +434,11 @@ class DatagramServer(_ServerBase):
         finally:
             sock.close()
         self._setup(inner, bound, unix)
+
+    @property
+    def dropped(self) -> int:
+        """Datagrams dropped because they were longer than ``max_size``."""
+        return 0 if self._inner is None else self._inner.dropped
 
 
 # --- python -m ferrosock serve ----------------------------------------------------------

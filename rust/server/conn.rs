@@ -9,7 +9,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 
 use super::shared::ConnShared;
-use super::sys::RawAddr;
+use super::sys::SockAddr;
 use super::Connection;
 use crate::framing::{FrameTooLarge, Header};
 
@@ -165,8 +165,12 @@ pub enum Phase {
 pub enum CloseReason {
     /// Clean end: the peer closed at a message boundary, `conn.close()`, or shutdown.
     Clean,
-    /// The peer closed in the middle of a message (`len` bytes of it were pending).
-    Incomplete { pending: usize },
+    /// The peer closed in the middle of a message: the bytes of it that arrived, and the
+    /// whole message's size on the wire when its header said so.
+    Incomplete {
+        partial: Vec<u8>,
+        expected: Option<u64>,
+    },
     /// A socket error (`ECONNRESET`, `EPIPE`, ...).
     Os(i32),
     /// The stream broke its framing.
@@ -206,10 +210,13 @@ pub struct Conn {
     pub reason: Option<CloseReason>,
     pub shared: Arc<ConnShared>,
     pub py: Option<Py<Connection>>,
-    pub peer: RawAddr,
-    pub local: RawAddr,
+    pub peer: SockAddr,
+    pub local: SockAddr,
     /// Already listed for a flush in this iteration.
     pub want_flush: bool,
+    /// `on_connect` ran (or there is none): only then does `on_disconnect` run, so the
+    /// two always pair up.
+    pub announced: bool,
 }
 
 impl Conn {

@@ -14,7 +14,7 @@ use pyo3::types::PyBytes;
 
 use super::conn::Framing;
 use super::shared::{DispatchGuard, LoopShared};
-use super::sys::{self, Epoll, Errno, RawAddr};
+use super::sys::{self, Epoll, Errno, SockAddr};
 use super::{addr_to_py, closed_error, dup_socket, log_error, log_warning};
 use crate::buffer::ByteView;
 use crate::errors::os_error_from_errno;
@@ -30,7 +30,7 @@ const SEND_BATCH: usize = 1024;
 const ADDR_CACHE: usize = 4096;
 
 struct Reply {
-    addr: RawAddr,
+    addr: SockAddr,
     start: usize,
     len: usize,
 }
@@ -47,7 +47,7 @@ pub struct DgramLoop {
     batch: usize,
     high_water: usize,
     rbuf: Vec<u8>,
-    raddrs: Vec<RawAddr>,
+    raddrs: Vec<SockAddr>,
     /// (length, truncated) of each datagram of the last `recvmmsg`.
     received: Vec<(usize, bool)>,
     out: Vec<u8>,
@@ -55,7 +55,6 @@ pub struct DgramLoop {
     queued_bytes: usize,
     addr_cache: HashMap<Vec<u8>, Py<PyAny>>,
     notes: Vec<String>,
-    dropped_truncated: u64,
     signal_pending: bool,
     shutdown_deadline_ns: Option<u64>,
 }
@@ -99,7 +98,6 @@ impl DgramLoop {
             queued_bytes: 0,
             addr_cache: HashMap::new(),
             notes: Vec::new(),
-            dropped_truncated: 0,
             signal_pending: false,
             shutdown_deadline_ns: None,
         })
@@ -113,6 +111,10 @@ impl DgramLoop {
             self.interest = 0;
         }
         self.received.clear();
+        // Replies of the last batch after shutdown have no loop left to send them.
+        self.queue.clear();
+        self.out.clear();
+        self.queued_bytes = 0;
         self.signal_pending = false;
         self.shutdown_deadline_ns = None;
         self.shared.shutdown.store(false, Ordering::Release);
@@ -122,7 +124,7 @@ impl DgramLoop {
     fn run(&mut self, py: Python<'_>) -> PyResult<()> {
         if self.rbuf.is_empty() {
             self.rbuf = vec![0u8; self.batch * self.max_size];
-            self.raddrs = vec![RawAddr::empty(); self.batch];
+            self.raddrs = vec![SockAddr::new(); self.batch];
         }
         self.update_interest().map_err(os_error_from_errno)?;
         loop {
@@ -223,10 +225,10 @@ impl DgramLoop {
             });
         }
         for (addr, iov) in self.raddrs.iter_mut().zip(iovs.iter_mut()) {
-            *addr = RawAddr::empty();
+            *addr = SockAddr::new();
             let mut h = zeroed_mmsghdr();
-            h.msg_hdr.msg_name = (&raw mut addr.storage).cast();
-            h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_hdr.msg_name = addr.as_mut_ptr().cast();
+            h.msg_hdr.msg_namelen = SockAddr::capacity();
             h.msg_hdr.msg_iov = iov;
             h.msg_hdr.msg_iovlen = 1;
             hdrs.push(h);
@@ -259,7 +261,7 @@ impl DgramLoop {
             }
         };
         for (i, h) in hdrs.iter().enumerate().take(got) {
-            self.raddrs[i].len = h.msg_hdr.msg_namelen;
+            self.raddrs[i].set_len(h.msg_hdr.msg_namelen);
             let truncated = h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
             self.received.push((h.msg_len as usize, truncated));
         }
@@ -280,8 +282,8 @@ impl DgramLoop {
             }
             for (r, iov) in self.queue.iter_mut().take(n).zip(iovs.iter_mut()) {
                 let mut h = zeroed_mmsghdr();
-                h.msg_hdr.msg_name = (&raw mut r.addr.storage).cast();
-                h.msg_hdr.msg_namelen = r.addr.len;
+                h.msg_hdr.msg_name = r.addr.as_mut_ptr().cast();
+                h.msg_hdr.msg_namelen = r.addr.len();
                 h.msg_hdr.msg_iov = iov;
                 h.msg_hdr.msg_iovlen = 1;
                 hdrs.push(h);
@@ -333,7 +335,7 @@ impl DgramLoop {
         let mut result = Ok(());
         for (i, &(len, truncated)) in received.iter().enumerate() {
             if truncated {
-                self.dropped_truncated += 1;
+                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
                 log_warning(
                     py,
                     &format!(
@@ -390,9 +392,9 @@ impl DgramLoop {
         if reply.is_none() {
             return Ok(());
         }
-        let addr = self.raddrs[i];
+        let addr = self.raddrs[i].clone();
         // An unbound Unix datagram client has no address to reply to.
-        if addr.family() == libc::AF_UNIX && addr.len as usize <= size_of::<libc::sa_family_t>() {
+        if addr.len() as usize <= size_of::<libc::sa_family_t>() {
             return Ok(());
         }
         let start = self.out.len();
@@ -496,10 +498,7 @@ impl DatagramServerCore {
     /// Datagrams dropped because they were longer than `max_size`.
     #[getter]
     fn dropped(&self) -> u64 {
-        match self.state.try_lock() {
-            Ok(g) => g.as_ref().map_or(0, |l| l.dropped_truncated),
-            Err(_) => 0,
-        }
+        self.shared.dropped.load(Ordering::Relaxed)
     }
 
     fn close(&self, py: Python<'_>) -> PyResult<()> {

@@ -21,11 +21,11 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, TryLockError};
 
 use pyo3::exceptions::{
-    PyBrokenPipeError, PyEOFError, PyOSError, PyRuntimeError, PyTimeoutError, PyValueError,
+    PyBrokenPipeError, PyOSError, PyRuntimeError, PyTimeoutError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyTuple};
+use pyo3::types::PyBytes;
 
 use crate::buffer::ByteView;
 use crate::errors::os_error_from_errno;
@@ -33,7 +33,7 @@ use crate::framing::Header;
 use conn::{CloseReason, Framing};
 use shared::{ConnShared, LoopShared};
 use stream::{Config, StreamLoop};
-use sys::RawAddr;
+use sys::SockAddr;
 
 // ---------------------------------------------------------------------------------------
 // Logging and close reasons
@@ -71,30 +71,26 @@ fn log_warning(py: Python<'_>, msg: &str) {
     }
 }
 
-/// `ferrosock.FrameError` when the socket-loops module provides it (a `ValueError`
-/// subclass), else `ValueError`.
-fn frame_error(py: Python<'_>, msg: String) -> PyErr {
-    let cls = py
-        .import("ferrosock")
-        .and_then(|m| m.getattr("FrameError"))
-        .ok();
-    match cls.and_then(|c| c.call1((msg.clone(),)).ok()) {
-        Some(obj) => PyErr::from_value(obj),
-        None => PyValueError::new_err(msg),
-    }
-}
-
 /// The exception `on_disconnect(conn, exc)` receives: `None` for a clean close.
 fn reason_to_exception(py: Python<'_>, reason: CloseReason, cfg: &Config) -> Py<PyAny> {
     let secs = |ns: Option<u64>| ns.unwrap_or(0) as f64 / 1e9;
     let err = match reason {
         CloseReason::Clean => return py.None(),
-        CloseReason::Incomplete { pending } => PyEOFError::new_err(format!(
-            "connection closed by the peer in the middle of a message \
-             ({pending} bytes of it received)"
-        )),
+        CloseReason::Incomplete {
+            partial,
+            expected: Some(n),
+        } => crate::errors::incomplete_read_error(py, &partial, n),
+        // A line's length is unknown until its delimiter: `expected=None`, as asyncio says.
+        CloseReason::Incomplete {
+            partial,
+            expected: None,
+        } => py
+            .import("ferrosock._errors")
+            .and_then(|m| m.getattr("IncompleteReadError"))
+            .and_then(|cls| cls.call1((PyBytes::new(py, &partial), py.None())))
+            .map_or_else(|e| e, PyErr::from_value),
         CloseReason::Os(errno) => os_error_from_errno(errno),
-        CloseReason::Decode(e) => frame_error(py, e.to_string()),
+        CloseReason::Decode(e) => crate::errors::frame_error(py, e.to_string()),
         CloseReason::Idle => PyTimeoutError::new_err(format!(
             "idle timeout: no data sent or received for {} s",
             secs(cfg.idle_timeout_ns)
@@ -112,61 +108,9 @@ fn reason_to_exception(py: Python<'_>, reason: CloseReason, cfg: &Config) -> Py<
 // Socket addresses
 // ---------------------------------------------------------------------------------------
 
-/// A socket address in the shape CPython's `makesockaddr` gives it: `(host, port)` for
-/// IPv4, `(host, port, flowinfo, scope_id)` for IPv6, `str` (or `bytes` for the Linux
-/// abstract namespace) for Unix sockets, `None` for no address.
-fn addr_to_py<'py>(py: Python<'py>, a: &RawAddr) -> PyResult<Bound<'py, PyAny>> {
-    let bytes = a.as_bytes();
-    if bytes.len() < 2 {
-        return Ok(py.None().into_bound(py));
-    }
-    match a.family() {
-        libc::AF_INET if bytes.len() >= 8 => {
-            let port = u16::from_be_bytes([bytes[2], bytes[3]]);
-            let mut host = String::with_capacity(15);
-            crate::addr::format_ipv4(&[bytes[4], bytes[5], bytes[6], bytes[7]], &mut host);
-            Ok(PyTuple::new(
-                py,
-                [
-                    host.into_pyobject(py)?.into_any(),
-                    port.into_pyobject(py)?.into_any(),
-                ],
-            )?
-            .into_any())
-        }
-        libc::AF_INET6 if bytes.len() >= 28 => {
-            let port = u16::from_be_bytes([bytes[2], bytes[3]]);
-            let flow = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
-            let mut ip = [0u8; 16];
-            ip.copy_from_slice(&bytes[8..24]);
-            let scope = u32::from_ne_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]);
-            let mut host = String::with_capacity(39);
-            crate::addr::format_ipv6(&ip, &mut host);
-            Ok((host, port, flow, scope).into_pyobject(py)?.into_any())
-        }
-        libc::AF_UNIX => {
-            let path = &bytes[2..];
-            if !path.is_empty() && path[0] == 0 {
-                return Ok(PyBytes::new(py, path).into_any());
-            }
-            let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
-            decode_fs(py, &path[..end])
-        }
-        fam => Ok((fam, PyBytes::new(py, bytes)).into_pyobject(py)?.into_any()),
-    }
-}
-
-fn decode_fs<'py>(py: Python<'py>, raw: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    // PyUnicode_DecodeFSDefault, exactly as the stdlib decodes socket paths.
-    let ptr = raw.as_ptr().cast();
-    // SAFETY: decodes `raw.len()` bytes of a live slice; returns a new reference or NULL
-    // with an exception set, which `from_owned_ptr_or_err` turns into Err.
-    unsafe {
-        Bound::from_owned_ptr_or_err(
-            py,
-            pyo3::ffi::PyUnicode_DecodeFSDefaultAndSize(ptr, raw.len() as pyo3::ffi::Py_ssize_t),
-        )
-    }
+/// The peer or local address as CPython's `makesockaddr` gives it (`rust/sockaddr.rs`).
+fn addr_to_py<'py>(py: Python<'py>, a: &SockAddr) -> PyResult<Bound<'py, PyAny>> {
+    a.to_python(py)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -181,14 +125,14 @@ fn decode_fs<'py>(py: Python<'py>, raw: &[u8]) -> PyResult<Bound<'py, PyAny>> {
 #[pyclass(frozen, weakref, module = "ferrosock._native")]
 pub struct Connection {
     shared: Arc<ConnShared>,
-    peer: RawAddr,
-    local: RawAddr,
+    peer: SockAddr,
+    local: SockAddr,
     peer_py: PyOnceLock<Py<PyAny>>,
     local_py: PyOnceLock<Py<PyAny>>,
 }
 
 impl Connection {
-    fn new(shared: Arc<ConnShared>, peer: RawAddr, local: RawAddr) -> Self {
+    fn new(shared: Arc<ConnShared>, peer: SockAddr, local: SockAddr) -> Self {
         Self {
             shared,
             peer,

@@ -54,6 +54,8 @@ pub struct LoopShared {
     pub framing: Framing,
     /// Open connections, for `Server.connection_count`.
     pub live: AtomicUsize,
+    /// Datagrams dropped for exceeding `max_size`, for `DatagramServer.dropped`.
+    pub dropped: AtomicU64,
 }
 
 impl LoopShared {
@@ -66,6 +68,7 @@ impl LoopShared {
             dirty: Mutex::new(Vec::new()),
             framing,
             live: AtomicUsize::new(0),
+            dropped: AtomicU64::new(0),
         })
     }
 

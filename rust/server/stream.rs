@@ -425,7 +425,7 @@ impl StreamLoop {
         }
     }
 
-    fn add_conn(&mut self, fd: OwnedFd, peer: sys::RawAddr, now: u64) {
+    fn add_conn(&mut self, fd: OwnedFd, peer: sys::SockAddr, now: u64) {
         if self.live >= self.cfg.max_connections {
             return; // dropping `fd` closes it: the connection is refused
         }
@@ -434,7 +434,7 @@ impl StreamLoop {
             // Replies are small and must not wait for Nagle's algorithm.
             let _ = sys::setsockopt_int(raw, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
         }
-        let local = sys::sockname(raw).unwrap_or_else(|_| sys::RawAddr::empty());
+        let local = sys::sockname(raw).unwrap_or_else(|_| sys::SockAddr::new());
         let index = match self.free.pop() {
             Some(i) => i as usize,
             None => {
@@ -474,6 +474,7 @@ impl StreamLoop {
             peer,
             local,
             want_flush: false,
+            announced: self.cfg.on_connect.is_none(),
         };
         self.slots[index].conn = Some(Box::new(conn));
         self.live += 1;
@@ -528,11 +529,19 @@ impl StreamLoop {
         let close = match sys::recv_into_spare(c.fd.as_raw_fd(), &mut c.inbuf, limit) {
             Ok(0) => {
                 c.eof = true;
-                let pending = c.pending_input();
-                Some(if matches!(framing, Framing::Raw) || pending == 0 {
-                    CloseReason::Clean
-                } else {
-                    CloseReason::Incomplete { pending }
+                let partial = &c.inbuf[c.start..];
+                Some(match framing {
+                    _ if partial.is_empty() => CloseReason::Clean,
+                    Framing::Raw => CloseReason::Clean,
+                    Framing::Frame(h) => CloseReason::Incomplete {
+                        partial: partial.to_vec(),
+                        expected: (partial.len() >= h.size())
+                            .then(|| h.decode(partial).saturating_add(h.size() as u64)),
+                    },
+                    Framing::Line(_) => CloseReason::Incomplete {
+                        partial: partial.to_vec(),
+                        expected: None,
+                    },
                 })
             }
             Ok(_) => {
@@ -673,7 +682,7 @@ impl StreamLoop {
         c.msgs = Vec::new();
         c.out = Vec::new();
         let reason = c.reason.take().unwrap_or(reason);
-        if self.cfg.on_disconnect.is_some() || c.py.is_some() {
+        if (self.cfg.on_disconnect.is_some() && c.announced) || c.py.is_some() {
             self.closed.push((c, reason));
         }
     }
@@ -760,6 +769,7 @@ impl StreamLoop {
             return Ok(());
         };
         let pyconn = ensure_py(py, c)?;
+        c.announced = true;
         if let Err(e) = cb.call1(py, (pyconn,)) {
             if !e.is_instance_of::<PyException>(py) {
                 return Err(e);
@@ -852,6 +862,9 @@ impl StreamLoop {
             let Some(cb) = self.cfg.on_disconnect.as_ref() else {
                 continue;
             };
+            if !c.announced {
+                continue;
+            }
             let pyconn = match ensure_py(py, &mut c) {
                 Ok(p) => p,
                 Err(e) => {
@@ -888,7 +901,10 @@ fn ensure_py(py: Python<'_>, c: &mut Conn) -> PyResult<Py<Connection>> {
     if let Some(p) = &c.py {
         return Ok(p.clone_ref(py));
     }
-    let obj = Py::new(py, Connection::new(c.shared.clone(), c.peer, c.local))?;
+    let obj = Py::new(
+        py,
+        Connection::new(c.shared.clone(), c.peer.clone(), c.local.clone()),
+    )?;
     c.py = Some(obj.clone_ref(py));
     Ok(obj)
 }

@@ -4,8 +4,10 @@
 //! Every wrapper returns `Err(errno)` on failure so the caller can map it to the right
 //! `OSError` subclass with `errors::os_error_from_errno`, as `socketmodule.c` does.
 
-use std::mem::{size_of, MaybeUninit};
+use std::mem::size_of;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+pub use crate::sockaddr::SockAddr;
 
 /// An errno value.
 pub type Errno = i32;
@@ -14,36 +16,6 @@ fn errno() -> Errno {
     std::io::Error::last_os_error()
         .raw_os_error()
         .unwrap_or(libc::EIO)
-}
-
-/// A socket address as the kernel returned it (`struct sockaddr_storage` and its length).
-#[derive(Clone, Copy)]
-pub struct RawAddr {
-    pub storage: libc::sockaddr_storage,
-    pub len: libc::socklen_t,
-}
-
-impl RawAddr {
-    pub fn empty() -> Self {
-        // SAFETY: sockaddr_storage is plain old data; all-zero is a valid (AF_UNSPEC) value.
-        let storage = unsafe { MaybeUninit::<libc::sockaddr_storage>::zeroed().assume_init() };
-        Self {
-            storage,
-            len: size_of::<libc::sockaddr_storage>() as libc::socklen_t,
-        }
-    }
-
-    pub fn family(&self) -> i32 {
-        i32::from(self.storage.ss_family)
-    }
-
-    /// The address bytes the kernel filled in (`len` is clamped to the storage size).
-    pub fn as_bytes(&self) -> &[u8] {
-        let len = (self.len as usize).min(size_of::<libc::sockaddr_storage>());
-        // SAFETY: `storage` is a plain struct of `size_of::<sockaddr_storage>()` initialised
-        // bytes and `len` never exceeds that size.
-        unsafe { std::slice::from_raw_parts((&raw const self.storage).cast::<u8>(), len) }
-    }
 }
 
 /// An `epoll(7)` instance, level-triggered.
@@ -153,33 +125,37 @@ pub fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
 }
 
 /// `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)` with the peer's address.
-pub fn accept(fd: RawFd) -> Result<(OwnedFd, RawAddr), Errno> {
-    let mut addr = RawAddr::empty();
-    // SAFETY: `addr.storage` is writable storage of `addr.len` bytes; accept4 writes at most
-    // that many and updates `addr.len`.
+pub fn accept(fd: RawFd) -> Result<(OwnedFd, SockAddr), Errno> {
+    let mut addr = SockAddr::new();
+    let mut len = SockAddr::capacity();
+    // SAFETY: `addr` is writable storage of `len` bytes; accept4 writes at most that many
+    // and updates `len`.
     let new = unsafe {
         libc::accept4(
             fd,
-            (&raw mut addr.storage).cast(),
-            &mut addr.len,
+            addr.as_mut_ptr(),
+            &mut len,
             libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
         )
     };
     if new < 0 {
         return Err(errno());
     }
+    addr.set_len(len);
     // SAFETY: `new` is a fresh descriptor owned by nobody else.
     Ok((unsafe { OwnedFd::from_raw_fd(new) }, addr))
 }
 
 /// `getsockname(2)`.
-pub fn sockname(fd: RawFd) -> Result<RawAddr, Errno> {
-    let mut addr = RawAddr::empty();
+pub fn sockname(fd: RawFd) -> Result<SockAddr, Errno> {
+    let mut addr = SockAddr::new();
+    let mut len = SockAddr::capacity();
     // SAFETY: same contract as accept4's address arguments.
-    let rc = unsafe { libc::getsockname(fd, (&raw mut addr.storage).cast(), &mut addr.len) };
+    let rc = unsafe { libc::getsockname(fd, addr.as_mut_ptr(), &mut len) };
     if rc < 0 {
         return Err(errno());
     }
+    addr.set_len(len);
     Ok(addr)
 }
 
