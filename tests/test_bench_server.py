@@ -57,20 +57,32 @@ def test_cpu_readings_agree():
     assert abs(before.total - sum(before.threads.values())) < 0.5
     sum(i * i for i in range(300_000))
     after = CpuReading.of(os.getpid())
-    assert after.threads.keys() == before.threads.keys()
-    assert before.until(after) == pytest.approx(
-        sum(after.threads.values()) - sum(before.threads.values())
-    )
     assert before.until(after) > 0
-    # Threads that came and went: the whole-process counter is used instead, whether
-    # the thread set looks different or (all of them gone again) the same.
+
+
+def test_cpu_reading_rule():
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    start = CpuReading(total=1.0, threads={1: 0.5, 2: 0.2})
+    # Same threads, counters agree: the exact per-thread sums.
+    later = CpuReading(total=1.1, threads={1: 0.58, 2: 0.22})
+    assert start.until(later) == pytest.approx(0.1)
+    later = CpuReading(total=1.1 + 3 * tick, threads={1: 0.58, 2: 0.22})
+    assert start.until(later) == pytest.approx(0.1)
+    # Same threads, but far more CPU in /proc/PID/stat: threads came and went in between.
+    later = CpuReading(total=1.5, threads={1: 0.58, 2: 0.22})
+    assert start.until(later) == pytest.approx(0.5)
+    # A different thread set: /proc/PID/stat.
+    later = CpuReading(total=1.2, threads={1: 0.58, 3: 0.1})
+    assert start.until(later) == pytest.approx(0.2)
+
+
+def test_thread_that_came_and_went_is_counted():
+    before = CpuReading.of(os.getpid())
     t = threading.Thread(target=lambda: sum(i for i in range(3_000_000)))
     t.start()
     t.join()
     later = CpuReading.of(os.getpid())
-    changed = CpuReading(before.total, {**before.threads, -1: 0.0})
-    assert changed.until(later) == later.total - before.total
-    assert later.threads.keys() == before.threads.keys()
+    # Whatever else ran meanwhile, the exited thread's CPU is in the result.
     assert before.until(later) == later.total - before.total
 
 
