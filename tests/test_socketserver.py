@@ -732,3 +732,33 @@ def test_wait_runs_signal_handlers_and_retries():
         signal.signal(signal.SIGUSR1, old)
         a.close()
         b.close()
+
+
+# --- what handing out ferrosock sockets buys ------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(ferrosock.socket, "recv_frame"), reason="socket loops not built")
+@pytest.mark.usefixtures("no_fd_leak")
+def test_handlers_can_use_ferrosock_socket_methods():
+    """A ferrosock.socketserver handler reads and writes frames with the native loops."""
+    import struct
+
+    class FrameEcho(fss.BaseRequestHandler):
+        def handle(self):
+            while True:
+                try:
+                    message = self.request.recv_frame()
+                except ferrosock.IncompleteReadError as e:
+                    assert e.partial == b""  # the client closed between frames
+                    return
+                self.request.send_frame(message.upper())
+
+    server = fss.ThreadingTCPServer(("127.0.0.1", 0), FrameEcho)
+    with serving(server):
+        c = connect(server.server_address)
+        messages = [b"", b"abc", b"x" * 70000]
+        c.sendall(b"".join(struct.pack("!I", len(m)) + m for m in messages))
+        for m in messages:
+            (n,) = struct.unpack("!I", recv_until(c, 4))
+            assert recv_until(c, n) == m.upper()
+        c.close()

@@ -286,6 +286,26 @@ class FrameHandler(socketserver.BaseRequestHandler):
                 sock.sendall(pack(len(reply)) + reply)
 
 
+class NativeFrameHandler(socketserver.BaseRequestHandler):
+    """The same handler on ``ferrosock.socketserver``, whose requests are
+    ``ferrosock.socket`` objects: frames read and written by the native loops."""
+
+    def handle(self):
+        import ferrosock
+
+        sock = self.request
+        _nodelay(sock)
+        recv_frame, send_frame = sock.recv_frame, sock.send_frame
+        while True:
+            try:
+                message = recv_frame(max_size=MAX_FRAME)
+            except ferrosock.IncompleteReadError:
+                return
+            reply = echo(message)
+            if reply is not None:
+                send_frame(reply)
+
+
 class RawHandler(socketserver.BaseRequestHandler):
     def handle(self):
         sock = self.request
@@ -300,7 +320,13 @@ class RawHandler(socketserver.BaseRequestHandler):
 
 
 def serve_socketserver(spec: str, framing: str, module) -> None:
-    handler = FrameHandler if framing == "frame" else RawHandler
+    import ferrosock
+
+    handler: Any = RawHandler
+    if framing == "frame":
+        # ferrosock.socketserver hands out ferrosock sockets: use their framing loops.
+        native = module is not socketserver and hasattr(ferrosock.socket, "recv_frame")
+        handler = NativeFrameHandler if native else FrameHandler
     family, address = _spec_address(spec)
     base = (
         module.ThreadingUnixStreamServer if family == socket.AF_UNIX else module.ThreadingTCPServer

@@ -8,7 +8,8 @@ the rounds), and ratios against the asyncio and uvloop servers measured in the s
 
 - **headline**: length-prefixed (``'!I'``) 64-byte messages, 32 connections, 16 in flight
   each: ``ferrosock.Server(framing='frame')`` vs an asyncio Protocol (default loop and
-  uvloop), a stdlib ``selectors`` loop and ``socketserver.ThreadingTCPServer``; the same
+  uvloop), a stdlib ``selectors`` loop and ``socketserver.ThreadingTCPServer`` (and the
+  same handler on ``ferrosock.socketserver`` reading with ``recv_frame``); the same
   traffic against ``ferrosock.Server(framing='raw')`` ('frame' vs 'raw'), and against a
   native Rust echo: the ceiling of this machine and this load generator.
 - **ping-pong**: raw echo, one message in flight, 64 B and 1 KiB, 1 and 32 connections.
@@ -40,6 +41,9 @@ ASYNCIO = ServerSpec("asyncio Protocol", "asyncio", "frame")
 UVLOOP = ServerSpec("uvloop Protocol", "uvloop", "frame")
 SELECTORS = ServerSpec("selectors loop", "selectors", "frame")
 THREADING = ServerSpec("socketserver.ThreadingTCPServer", "socketserver", "frame")
+FS_THREADING = ServerSpec(
+    "ferrosock.socketserver.ThreadingTCPServer + recv_frame", "ferrosock-socketserver", "frame"
+)
 ASYNCIO_RAW = ServerSpec("asyncio Protocol (raw)", "asyncio", "raw")
 UVLOOP_RAW = ServerSpec("uvloop Protocol (raw)", "uvloop", "raw")
 
@@ -113,6 +117,12 @@ def _server_available() -> bool:
     return hasattr(ferrosock, "Server")
 
 
+def _loops_available() -> bool:
+    import ferrosock
+
+    return hasattr(ferrosock.socket, "recv_frame")
+
+
 def _find(rows: list[Row], spec: ServerSpec) -> Row | None:
     return next((r for r in rows if r.spec == spec and r.ok), None)
 
@@ -160,6 +170,8 @@ def run(quick: bool = False, timings: dict[str, Timing] | None = None) -> list[L
 
     # --- TCP: one set of server processes for the headline and the ping-pong tables.
     headline_specs = [NATIVE, FS_FRAME, FS_RAW, ASYNCIO, UVLOOP, SELECTORS, THREADING]
+    if _loops_available():
+        headline_specs.append(FS_THREADING)
     pong_specs = [NATIVE, FS_RAW, ASYNCIO_RAW, UVLOOP_RAW]
     if not have_server:
         headline_specs = [s for s in headline_specs if s.kind != "ferrosock"]
