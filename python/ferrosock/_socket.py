@@ -151,21 +151,39 @@ def fromfd(fd: int, family: int, type: int, proto: int = 0) -> socket:  # noqa: 
     return socket(family, type, proto, _std.dup(fd))
 
 
-def create_connection(*args, **kwargs) -> socket:
+def create_connection(
+    address: tuple[str | None, int],
+    timeout: float | None = _std._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+    source_address: tuple[str, int] | None = None,
+    *,
+    all_errors: bool = False,
+) -> socket:
     """Connect to a TCP service, exactly as ``socket.create_connection``; returns a
     ``ferrosock.socket``."""
-    return _adopt(_std.create_connection(*args, **kwargs))
+    return _adopt(_std.create_connection(address, timeout, source_address, all_errors=all_errors))
 
 
-def create_server(*args, **kwargs) -> socket:
+def create_server(
+    address: tuple[str, int],
+    *,
+    family: int = _std.AF_INET,
+    backlog: int | None = None,
+    reuse_port: bool = False,
+    dualstack_ipv6: bool = False,
+) -> socket:
     """Create a listening TCP socket, exactly as ``socket.create_server``; returns a
     ``ferrosock.socket``."""
-    return _adopt(_std.create_server(*args, **kwargs))
+    return _adopt(
+        _std.create_server(
+            address,
+            family=family,
+            backlog=backlog,
+            reuse_port=reuse_port,
+            dualstack_ipv6=dualstack_ipv6,
+        )
+    )
 
 
-for _f in (create_connection, create_server):
-    _f.__signature__ = __import__("inspect").signature(getattr(_std, _f.__name__))  # type: ignore[attr-defined]
-    _f.__module__ = "ferrosock"
-for _f in (socketpair, fromfd):
+for _f in (create_connection, create_server, socketpair, fromfd):
     _f.__module__ = "ferrosock"
 del _f
