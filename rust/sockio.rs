@@ -264,7 +264,7 @@ unsafe fn read_raw(obj: &Bound<'_, PyAny>) -> (RawFd, i32, i32, i64) {
 }
 
 /// Checks [`RawSocketObject`] against `fileno()`, `family`, `type` and `gettimeout()` of a
-/// scratch socket in each mode, and closed.
+/// scratch socket in each mode, and closed; `None` if anything disagrees.
 fn layout_verified(py: Python<'_>) -> PyResult<Option<Py<PyType>>> {
     let cls = py
         .import("_socket")?
@@ -291,15 +291,16 @@ fn layout_verified(py: Python<'_>) -> PyResult<Option<Py<PyType>>> {
         && check(None, |ns| ns < 0)?
         && check(Some(0.0), |ns| ns == 0)?;
     s.call_method0("close")?;
-    // SAFETY: as above.
-    let closed_ok = unsafe { read_raw(&s) }.0 == -1;
-    Ok((ok && closed_ok).then(|| cls.unbind()))
+    // SAFETY: as above (only read once the size check passed).
+    let closed_ok = ok && unsafe { read_raw(&s) }.0 == -1;
+    Ok(closed_ok.then(|| cls.unbind()))
 }
 
 /// The descriptor and mode of `sock`, as `sock.fileno()` and `sock.gettimeout()` say.
 pub fn socket_state(sock: &Bound<'_, PyAny>) -> PyResult<(RawFd, Mode)> {
     let py = sock.py();
-    let ty = SOCKET_TYPE.get_or_try_init(py, || layout_verified(py))?;
+    // A failed check (no AF_UNIX, say) means the slow path, not an error on every call.
+    let ty = SOCKET_TYPE.get_or_init(py, || layout_verified(py).ok().flatten());
     if let Some(ty) = ty {
         // SAFETY: both are live objects; PyObject_TypeCheck only reads their types.
         if unsafe { ffi::PyObject_TypeCheck(sock.as_ptr(), ty.bind(py).as_type_ptr()) } != 0 {
@@ -381,10 +382,6 @@ pub struct Gather {
     next: usize,
     total: usize,
 }
-
-// SAFETY: the iovecs point into buffers the owner of the Gather keeps alive and unmodified
-// for its lifetime (held Py_buffers, bytes objects, its own Vecs).
-unsafe impl Send for Gather {}
 
 impl Gather {
     pub fn with_capacity(n: usize) -> Self {
@@ -813,17 +810,27 @@ impl Gate {
                 Some(_) => {}
             }
         }
-        py.detach(|| {
-            let mut owner = self.owner.lock().unwrap_or_else(PoisonError::into_inner);
-            while owner.is_some() {
-                owner = self
+        loop {
+            // Wait with the GIL released, but wake up now and then so that Ctrl-C reaches a
+            // main thread queued behind another thread's long call.
+            let entered = py.detach(|| {
+                let owner = self.owner.lock().unwrap_or_else(PoisonError::into_inner);
+                let (mut owner, _) = self
                     .freed
-                    .wait(owner)
+                    .wait_timeout_while(owner, Duration::from_millis(50), |o| o.is_some())
                     .unwrap_or_else(PoisonError::into_inner);
+                if owner.is_none() {
+                    *owner = Some(me);
+                    true
+                } else {
+                    false
+                }
+            });
+            if entered {
+                return Ok(GateGuard(self));
             }
-            *owner = Some(me);
-        });
-        Ok(GateGuard(self))
+            py.check_signals()?;
+        }
     }
 }
 
@@ -844,8 +851,8 @@ const READ_CHUNK: usize = 256 * 1024;
 
 /// The native half of `ferrosock.framing.FrameStream`: a receive buffer that keeps bytes
 /// read past a frame for the next call, and a send queue that keeps what an interrupted
-/// send could not write. The Python class passes the socket's `fileno()` and
-/// `gettimeout()` on each call.
+/// send could not write. The Python class passes its socket on each call (its descriptor
+/// and timeout are read then, so `settimeout` between calls takes effect).
 #[pyclass(frozen, module = "ferrosock._native", name = "FrameStreamCore")]
 pub struct FrameStreamCore {
     format: String,
@@ -923,8 +930,8 @@ impl FrameStreamCore {
         }
     }
 
-    /// Sends the queued bytes, then what `fill` adds; whatever an error leaves unsent stays
-    /// queued for the next call.
+    /// Sends the queued bytes, then the frames of `views` (with their `headers`); whatever an
+    /// error leaves unsent stays queued for the next call.
     fn send_with(
         &self,
         py: Python<'_>,

@@ -424,3 +424,20 @@ def test_stream_reentrant_call_from_signal_handler_is_refused():
             signal.signal(signal.SIGALRM, old)
         assert seen and "reentrant" in str(seen[0])
         time.sleep(0)
+
+
+def test_waiting_for_another_threads_recv_is_interruptible():
+    """The main thread queued behind a reader thread's blocked recv still gets signals."""
+    a, b = ferrosock.socketpair()
+    with a, b:
+        stream = FrameStream(b)
+        got: list[bytes] = []
+        t = threading.Thread(target=lambda: got.append(stream.recv()))
+        t.start()
+        time.sleep(0.05)  # let the thread take the stream and block in recv
+        with alarm_raising(0.1) as fired, pytest.raises(Raised):
+            stream.recv()
+        assert fired
+        a.sendall(wire([b"for the thread"]))
+        t.join(10)
+        assert got == [b"for the thread"]

@@ -245,7 +245,7 @@ def bulk_cases(quick: bool) -> list[Case]:
     peer = Peer()
     buf = bytearray(chunk)
 
-    def receive(fill: Callable[[memoryview], None]) -> tuple[int, bytes]:
+    def receive(fill: Callable[[memoryview], object]) -> tuple[int, bytes]:
         view = memoryview(buf)
         got = 0
         while got < total:
