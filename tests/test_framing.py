@@ -18,7 +18,15 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import ferrosock
 from ferrosock.framing import FrameDecoder, FrameStream, encode_frame
-from tests.loops_support import Dribbler, Raised, alarm_raising, chunk_sizes, open_fds, stream_pair
+from tests.loops_support import (
+    Dribbler,
+    Raised,
+    alarm_raising,
+    chunk_sizes,
+    exc_signature,
+    open_fds,
+    stream_pair,
+)
 
 HEADERS = ["!B", "!H", "!I", "!Q", "<H", "<I", "<Q", ">I", "=I", "@I", "I", "!L", "L"]
 
@@ -193,17 +201,29 @@ def test_send_frames_checks_everything_before_sending():
             b.recv(1)  # nothing at all was sent
 
 
-def test_send_frame_errors_match_sendall():
+def test_send_frame_to_a_closed_peer_matches_sendall():
     a, b = ferrosock.socketpair()
     with a:
         b.close()
-        for fn in (lambda: a.send_frame(b"x"), lambda: a.send_frames([b"x"])):
-            with pytest.raises(BrokenPipeError):
-                fn()
+        std = socket.socket(fileno=a.fileno())
+        try:
+            expected = exc_signature(lambda: std.sendall(b"x"))
+        finally:
+            std.detach()
+        assert expected is not None and expected[0] is BrokenPipeError
+        assert exc_signature(lambda: a.send_frame(b"x")) == expected
+        assert exc_signature(lambda: a.send_frames([b"x"])) == expected
+
+
+def test_send_frame_on_a_closed_socket_matches_sendall():
+    a, b = ferrosock.socketpair()
+    with b, socket.socket() as std:
         a.close()
-        with pytest.raises(OSError) as info:
-            a.send_frame(b"x")
-        assert info.value.errno == 9
+        std.close()
+        expected = exc_signature(lambda: std.sendall(b"x"))
+        assert expected is not None and expected[1] == 9
+        assert exc_signature(lambda: a.send_frame(b"x")) == expected
+        assert exc_signature(lambda: a.send_frames([b"x"])) == expected
 
 
 def test_send_frame_timeout():

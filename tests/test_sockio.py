@@ -456,3 +456,20 @@ def test_subclasses_inherit_the_native_methods():
     with a, Mine(fileno=b.detach()) as m:
         a.sendall(b"xyz")
         assert m.recv_exactly(3) == b"xyz"
+
+
+def test_exception_classes():
+    import pickle
+
+    from ferrosock import framing
+
+    assert issubclass(ferrosock.IncompleteReadError, EOFError)
+    assert issubclass(ferrosock.FrameError, ValueError)
+    assert framing.IncompleteReadError is ferrosock.IncompleteReadError
+    assert framing.FrameError is ferrosock.FrameError
+    assert {"IncompleteReadError", "FrameError"} <= set(ferrosock.__all__)
+    e = ferrosock.IncompleteReadError(b"ab", 5)
+    again = pickle.loads(pickle.dumps(e))
+    assert type(again) is ferrosock.IncompleteReadError
+    assert (again.partial, again.expected, str(again)) == (b"ab", 5, str(e))
+    assert repr(ferrosock.IncompleteReadError).startswith("<class 'ferrosock.")

@@ -76,6 +76,8 @@ class socket(_std.socket):
         """Send ``data`` preceded by its length packed with the ``struct`` format ``header``
         (one unsigned integer: ``!B !H !I !Q <H <I <Q`` ...), completely, like ``sendall``.
         A payload the header cannot express raises ``ValueError`` before anything is sent.
+        As with ``sendall``, an error after part of a frame went out leaves the stream's
+        framing broken; ``ferrosock.framing.FrameStream`` queues the rest instead.
         """
         _native.send_frame(self, data, header)
 
