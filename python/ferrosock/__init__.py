@@ -31,6 +31,11 @@ from ferrosock._socket import (
     socket as socket,
     socketpair as socketpair,
 )
+from ferrosock.server import (
+    Connection as Connection,
+    DatagramServer as DatagramServer,
+    Server as Server,
+)
 
 # Every other public name of the stdlib module, as the very same object: constants, enums,
 # exceptions and the functions ferrosock has no reason to replace (name resolution is C
@@ -52,6 +57,9 @@ __version__: str = _native.__version__
 
 __all__ = [
     *_std.__all__,
+    "Connection",
+    "DatagramServer",
+    "Server",
     "FrameError",
     "IncompleteReadError",
     "inet_aton_many",
