@@ -14,6 +14,11 @@ from typing import Any
 
 from ferrosock import _native
 
+# Module-level names: one dictionary lookup per call instead of two on the hot paths.
+_recv_exactly = _native.recv_exactly
+_recv_exactly_into = _native.recv_exactly_into
+_recvmany = _native.recvmany
+
 DEFAULT_MAX_FRAME = 16 * 1024 * 1024
 
 __all__ = [
@@ -57,7 +62,7 @@ class socket(_std.socket):
         reset, a signal handler's exception) carries them in ``.partial`` as well. The
         socket's timeout bounds the whole call. ``MSG_PEEK`` is refused (``ValueError``).
         """
-        return _native.recv_exactly(self, n, flags)
+        return _recv_exactly(self, n, flags)
 
     def recv_exactly_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """recv_exactly_into(buffer[, nbytes[, flags]]) -> nbytes
@@ -65,12 +70,14 @@ class socket(_std.socket):
         Fill ``buffer[:nbytes]`` (all of ``buffer`` if ``nbytes`` is 0) with exactly that many
         bytes and return the count; ends of stream and errors as ``recv_exactly``.
         """
-        return _native.recv_exactly_into(self, buffer, nbytes, flags)
+        return _recv_exactly_into(self, buffer, nbytes, flags)
 
     def send_frame(self, data: Any, *, header: str = "!I") -> None:
         """Send ``data`` preceded by its length packed with the ``struct`` format ``header``
         (one unsigned integer: ``!B !H !I !Q <H <I <Q`` ...), completely, like ``sendall``.
         A payload the header cannot express raises ``ValueError`` before anything is sent.
+        As with ``sendall``, an error after part of a frame went out leaves the stream's
+        framing broken; ``ferrosock.framing.FrameStream`` queues the rest instead.
         """
         _native.send_frame(self, data, header)
 
@@ -99,7 +106,7 @@ class socket(_std.socket):
         ``with_flags=True`` items are ``(data, address, msg_flags)`` and ``MSG_TRUNC`` in
         ``msg_flags`` marks it, as ``recvmsg`` does.
         """
-        return _native.recvmany(self, maxmsgs, bufsize, flags, with_flags)
+        return _recvmany(self, maxmsgs, bufsize, flags, with_flags)
 
     def sendmany(self, messages: Iterable[Any], address: Any = None, flags: int = 0) -> int:
         """sendmany(messages[, address[, flags]]) -> count
@@ -114,6 +121,9 @@ class socket(_std.socket):
 
 
 socket.__module__ = "ferrosock"
+# The exact reads are bounded by one system call per message, where a Python frame shows:
+# the same methods become C-level method descriptors (documentation and signatures kept).
+_native.install_socket_methods(socket)
 
 
 def _adopt(std_sock: _std.socket) -> socket:
