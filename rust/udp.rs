@@ -394,26 +394,9 @@ fn is_blocking_io_error(py: Python<'_>, e: &PyErr) -> bool {
         .is_instance_of::<pyo3::exceptions::PyBlockingIOError>()
 }
 
-/// The error for item `i`: same class, " (at index i)" appended; an `OSError` with an errno
-/// (`gaierror` from the resolver, say) keeps it.
+/// The error for item `i`: same class (and errno), " (at index i)" appended.
 fn at_index(py: Python<'_>, err: PyErr, i: usize) -> PyErr {
-    let suffix = format!(" (at index {i})");
-    if err.is_instance_of::<pyo3::exceptions::PyOSError>(py) {
-        let value = err.value(py);
-        let errno = value.getattr("errno").ok().filter(|e| !e.is_none());
-        let strerror = value.getattr("strerror").ok().filter(|e| !e.is_none());
-        if let (Some(errno), Some(strerror)) = (errno, strerror) {
-            if let Ok(new) = err
-                .get_type(py)
-                .call1((errno, format!("{strerror}{suffix}")))
-            {
-                let new = PyErr::from_value(new);
-                new.set_cause(py, Some(err));
-                return new;
-            }
-        }
-    }
-    with_context(py, err, &suffix)
+    with_context(py, err, &format!(" (at index {i})"))
 }
 
 fn with_sent(py: Python<'_>, e: PyErr, sent: usize) -> PyErr {
