@@ -7,7 +7,13 @@ mod addr;
 mod buffer;
 mod errors;
 mod framing;
+mod loadgen;
+mod server;
+mod sockaddr;
+mod sockio;
+mod sockserver;
 mod structfmt;
+mod udp;
 
 /// The private extension module behind the `ferrosock` package. Users import `ferrosock`.
 #[pymodule]
@@ -15,5 +21,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     addr::register(m)?;
     structfmt::register(m)?;
+    loadgen::register(m)?;
+    sockaddr::register(m)?;
+    framing::register(m)?;
+    sockio::register(m)?;
+    udp::register(m)?;
+    server::register(m)?;
+    sockserver::register(m)?;
     Ok(())
 }
