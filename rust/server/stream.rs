@@ -11,7 +11,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyException, PyTypeError};
+use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
@@ -355,10 +355,7 @@ impl StreamLoop {
         let Some(c) = slot_conn(&mut self.slots, token) else {
             return;
         };
-        if c.out_pos > 0 && c.out_pos >= c.out.len() / 2 {
-            c.out.drain(..c.out_pos);
-            c.out_pos = 0;
-        }
+        c.compact_out();
         let close = c.shared.take_into(&mut c.out);
         let unsent = c.unsent();
         if unsent > 0 && !c.want_flush {
@@ -915,36 +912,49 @@ enum Outcome {
 }
 
 /// Appends one reply (bytes-like or None) to the connection's output, framed.
+#[inline(always)]
 fn push_reply(c: &mut Conn, framing: &Framing, reply: &Bound<'_, PyAny>) -> PyResult<()> {
+    c.compact_out();
+    let Ok(b) = reply.cast_exact::<PyBytes>() else {
+        return push_other_reply(c, framing, reply);
+    };
+    let data = b.as_bytes();
+    match framing {
+        // The common case, kept free of calls but the payload's memcpy.
+        Framing::Frame(h) if h.fits(data.len()) => {
+            c.out.reserve(h.size() + data.len());
+            h.push(data.len(), &mut c.out);
+            c.out.extend_from_slice(data);
+            Ok(())
+        }
+        _ => framing
+            .encode_into(data, &mut c.out)
+            .map_err(PyValueError::new_err),
+    }
+}
+
+/// `push_reply` for None and for bytes-likes other than exact `bytes`.
+#[cold]
+fn push_other_reply(c: &mut Conn, framing: &Framing, reply: &Bound<'_, PyAny>) -> PyResult<()> {
     if reply.is_none() {
         return Ok(());
     }
-    if c.out_pos > 0 && c.out_pos >= c.out.len() / 2 {
-        c.out.drain(..c.out_pos);
-        c.out_pos = 0;
-    }
-    let res = if let Ok(b) = reply.cast_exact::<PyBytes>() {
-        framing.encode_into(b.as_bytes(), &mut c.out)
-    } else {
-        let view = ByteView::readable(reply).map_err(|_| {
-            PyTypeError::new_err(format!(
-                "a handler reply must be a bytes-like object or None, not {}",
-                crate::errors::type_name(reply)
-            ))
-        })?;
-        framing.encode_into(view.as_slice(), &mut c.out)
-    };
-    res.map_err(pyo3::exceptions::PyValueError::new_err)
+    let view = ByteView::readable(reply).map_err(|_| {
+        PyTypeError::new_err(format!(
+            "a handler reply must be a bytes-like object or None, not {}",
+            crate::errors::type_name(reply)
+        ))
+    })?;
+    framing
+        .encode_into(view.as_slice(), &mut c.out)
+        .map_err(PyValueError::new_err)
 }
 
 /// Moves what `conn.send()`/`conn.close()` queued during a callback into the output, so it
 /// goes out before the callback's own reply. Returns whether a close was requested.
 fn take_local_pending(c: &mut Conn) -> bool {
     if c.shared.has_pending.load(Ordering::Acquire) {
-        if c.out_pos > 0 && c.out_pos >= c.out.len() / 2 {
-            c.out.drain(..c.out_pos);
-            c.out_pos = 0;
-        }
+        c.compact_out();
         c.shared.take_into(&mut c.out)
     } else {
         false
