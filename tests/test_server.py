@@ -4,6 +4,7 @@ socket timeouts in tests/_server_util.py."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import os
@@ -160,6 +161,51 @@ def test_reply_types_and_conn_send_order() -> None:
     with running(srv), connect(srv) as c:
         c.sendall(b"multi\nnone\nlast\n")
         assert recv_exact(c, len(b"one\ntwo\nthree\nlast\n")) == b"one\ntwo\nthree\nlast\n"
+
+
+class _Upper:
+    def __call__(self, conn: ferrosock.Connection, msg: bytes) -> bytes:
+        return msg.upper()
+
+    def method(self, conn: ferrosock.Connection, msg: bytes) -> bytes:
+        return msg + b"!"
+
+
+def _prefixed(prefix: bytes, conn: ferrosock.Connection, msg: bytes) -> bytes:
+    return prefix + msg
+
+
+@pytest.mark.parametrize(
+    ("handler", "expect"),
+    [
+        (lambda conn, msg: msg * 2, b"abab"),  # a plain function
+        (_Upper(), b"AB"),  # a callable instance
+        (_Upper().method, b"ab!"),  # a bound method
+        (functools.partial(_prefixed, b">"), b">ab"),  # a C callable wrapping one
+    ],
+)
+def test_every_kind_of_callable_handler(handler: object, expect: bytes) -> None:
+    srv = ferrosock.Server(("127.0.0.1", 0), handler, framing="frame")  # type: ignore[arg-type]
+    with running(srv), connect(srv) as c:
+        c.sendall(frame(b"ab") * 3)
+        assert [recv_frame(c) for _ in range(3)] == [expect] * 3
+
+
+def test_builtin_handler_that_raises_closes_the_connection(caplog) -> None:
+    reported: list[object] = []
+    srv = ferrosock.Server(
+        ("127.0.0.1", 0),
+        len,  # type: ignore[arg-type]  # len(conn, msg): TypeError, raised from C
+        framing="frame",
+        on_disconnect=lambda conn, exc: reported.append(exc),
+    )
+    with caplog.at_level(logging.ERROR, logger="ferrosock.server"), running(srv):
+        with connect(srv) as c:
+            c.sendall(frame(b"x"))
+            assert recv_until_eof(c) == b""
+        wait_for(lambda: reported, what="disconnect report")
+    assert isinstance(reported[0], TypeError)
+    assert "len()" in str(reported[0])
 
 
 def test_replies_stay_in_order_under_load() -> None:

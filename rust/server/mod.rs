@@ -3,13 +3,15 @@
 //!
 //! This file is the `#[pyclass]` layer; the mechanism lives in `stream.rs` (stream loop),
 //! `dgram.rs` (datagram loop), `conn.rs` (per-connection buffers and message decoding),
-//! `shared.rs` (what other threads may touch) and `sys.rs` (system calls).
+//! `call.rs` (the per-message call into Python), `shared.rs` (what other threads may
+//! touch) and `sys.rs` (system calls).
 //!
 //! NOTE: epoll is used directly rather than through mio: the server needs `accept4`,
 //! `recvmmsg`/`sendmmsg` and `MSG_NOSIGNAL` sends that mio does not wrap anyway, and
 //! level-triggered interest lets a read stop after one short `recv` (mio is edge-triggered,
 //! which costs one more `recv` per readiness event to reach `EAGAIN`).
 
+mod call;
 mod conn;
 mod dgram;
 mod shared;

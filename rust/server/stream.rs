@@ -15,6 +15,7 @@ use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
+use super::call::Caller;
 use super::conn::{decode, CloseReason, Conn, Framing, Phase};
 use super::shared::{ConnShared, DispatchGuard, LoopShared};
 use super::sys::{self, Epoll, Errno};
@@ -969,11 +970,11 @@ fn call_each(
     msgs: &[Range<usize>],
     framing: &Framing,
 ) -> Outcome {
-    let handler = handler.bind(py);
-    let pyconn = pyconn.bind(py);
+    let handler = Caller::new(handler.bind(py));
+    let pyconn = pyconn.bind(py).as_any();
     for m in msgs {
         let msg = PyBytes::new(py, &c.inbuf[m.clone()]);
-        let reply = match handler.call1((pyconn, msg)) {
+        let reply = match handler.call2(pyconn, &msg) {
             Ok(r) => r,
             Err(e) => return Outcome::Failed(e),
         };
