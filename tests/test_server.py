@@ -163,6 +163,50 @@ def test_reply_types_and_conn_send_order() -> None:
         assert recv_exact(c, len(b"one\ntwo\nthree\nlast\n")) == b"one\ntwo\nthree\nlast\n"
 
 
+@pytest.mark.parametrize("framing", ["frame", "line", "raw"])
+def test_messages_are_fresh_bytes_whatever_the_handler_keeps(framing: str) -> None:
+    # Equal-length messages: the server may refill the previous message's object when the
+    # handler kept no reference to it. Every message must still look brand new: right
+    # contents and hash, and messages the handler kept must never change afterwards.
+    kept: list[bytes] = []
+    views: list[memoryview] = []
+    hashes: list[int] = []
+    problems: list[str] = []
+
+    def handler(conn: ferrosock.Connection, msg: bytes) -> bytes:
+        if type(msg) is not bytes:
+            problems.append(f"type {type(msg).__name__}")
+        h = hash(msg)
+        if h != hash(bytes.fromhex(msg.hex())):
+            problems.append(f"stale hash for {msg!r}")
+        hashes.append(h)  # an int: keeps nothing alive
+        n = int(msg[:4])
+        if n % 3 == 0:
+            kept.append(msg)
+        elif n % 3 == 1:
+            views.append(memoryview(msg))
+        conn.send(msg)  # copied now, whatever happens to msg later
+        return msg
+
+    msgs = [b"%04d" % i + bytes([65 + i % 26]) * 12 for i in range(600)]
+    encoded = [frame(m) if framing == "frame" else m + b"\n" for m in msgs]
+    wire = b"".join(encoded)
+    srv = ferrosock.Server(("127.0.0.1", 0), handler, framing=framing)  # type: ignore[arg-type]
+    with running(srv), connect(srv) as c:
+        if framing == "raw":
+            # One chunk per round trip: each handler call gets exactly one message.
+            for m in msgs:
+                c.sendall(m)
+                assert recv_exact(c, 32) == m + m
+        else:
+            c.sendall(wire)
+            assert recv_exact(c, 2 * len(wire)) == b"".join(2 * e for e in encoded)
+    assert not problems, problems[:5]
+    assert kept == [m for m in msgs if int(m[:4]) % 3 == 0]
+    assert [bytes(v) for v in views] == [m for m in msgs if int(m[:4]) % 3 == 1]
+    assert hashes == [hash(m) for m in msgs]
+
+
 class _Upper:
     def __call__(self, conn: ferrosock.Connection, msg: bytes) -> bytes:
         return msg.upper()

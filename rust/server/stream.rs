@@ -15,7 +15,7 @@ use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-use super::call::Caller;
+use super::call::{Caller, MessageBytes};
 use super::conn::{decode, CloseReason, Conn, Framing, Phase};
 use super::shared::{ConnShared, DispatchGuard, LoopShared};
 use super::sys::{self, Epoll, Errno};
@@ -92,6 +92,7 @@ pub struct StreamLoop {
     events: Vec<libc::epoll_event>,
     pool: Vec<Vec<u8>>,
     scratch: Vec<u64>,
+    msg_bytes: MessageBytes,
     /// Work for the Python phase.
     connects: Vec<u64>,
     ready: Vec<u64>,
@@ -147,6 +148,7 @@ impl StreamLoop {
             events: Vec::with_capacity(EVENTS),
             pool: Vec::new(),
             scratch: Vec::new(),
+            msg_bytes: MessageBytes::default(),
             connects: Vec::new(),
             ready: Vec::new(),
             closed: Vec::new(),
@@ -806,6 +808,7 @@ impl StreamLoop {
                 c,
                 &msgs,
                 &self.shared.framing,
+                &mut self.msg_bytes,
             )
         };
         c.msgs = msgs;
@@ -969,11 +972,12 @@ fn call_each(
     c: &mut Conn,
     msgs: &[Range<usize>],
     framing: &Framing,
+    bytes: &mut MessageBytes,
 ) -> Outcome {
     let handler = Caller::new(handler.bind(py));
     let pyconn = pyconn.bind(py).as_any();
     for m in msgs {
-        let msg = PyBytes::new(py, &c.inbuf[m.clone()]);
+        let msg = bytes.make(py, &c.inbuf[m.clone()]);
         let reply = match handler.call2(pyconn, &msg) {
             Ok(r) => r,
             Err(e) => return Outcome::Failed(e),
@@ -982,6 +986,8 @@ fn call_each(
         if let Err(e) = push_reply(c, framing, &reply) {
             return Outcome::Failed(e);
         }
+        drop(reply);
+        bytes.recycle(msg);
         if close {
             return Outcome::Ok { close: true };
         }
