@@ -19,7 +19,7 @@ use super::call::{Caller, MessageBytes};
 use super::conn::{decode, CloseReason, Conn, Framing, Phase};
 use super::shared::{ConnShared, DispatchGuard, LoopShared};
 use super::sys::{self, Epoll, Errno};
-use super::{log_error, log_warning, reason_to_exception, Connection};
+use super::{enter_python_phase, log_error, loop_epoll, reason_to_exception, Connection};
 use crate::buffer::ByteView;
 
 const LISTENER: u64 = u64::MAX;
@@ -126,11 +126,9 @@ impl StreamLoop {
         listener: OwnedFd,
         signal_r: OwnedFd,
     ) -> Result<Self, Errno> {
-        let epoll = Epoll::new()?;
+        let epoll = loop_epoll(&shared, &signal_r, WAKER, SIGNAL)?;
         sys::set_nonblocking(listener.as_raw_fd())?;
         let domain = sys::getsockopt_int(listener.as_raw_fd(), libc::SOL_SOCKET, libc::SO_DOMAIN)?;
-        epoll.add(shared.waker_fd(), EPOLLIN, WAKER)?;
-        epoll.add(signal_r.as_raw_fd(), EPOLLIN, SIGNAL)?;
         Ok(Self {
             cfg,
             shared,
@@ -737,14 +735,8 @@ impl StreamLoop {
     // -----------------------------------------------------------------------------------
 
     fn python_phase(&mut self, py: Python<'_>) -> PyResult<()> {
-        let _guard = DispatchGuard::enter(&self.shared);
-        if self.signal_pending {
-            self.signal_pending = false;
-            py.check_signals()?;
-        }
-        for note in std::mem::take(&mut self.notes) {
-            log_warning(py, &note);
-        }
+        let _guard =
+            enter_python_phase(py, &self.shared, &mut self.signal_pending, &mut self.notes)?;
         let connects = std::mem::take(&mut self.connects);
         for &t in &connects {
             self.run_on_connect(py, t)?;
