@@ -6,11 +6,13 @@ use pyo3::prelude::*;
 mod addr;
 mod buffer;
 mod errors;
+mod ipaddr;
 
 /// The private extension module behind the `ferrosock` package. Users import `ferrosock`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     addr::register(m)?;
+    ipaddr::register(m)?;
     Ok(())
 }
