@@ -181,6 +181,47 @@ fn parse_octet(o: &[u8]) -> Result<u32, OctetError<'_>> {
 /// `_BaseV4._ip_int_from_string`: exactly four decimal octets, no leading zeros, no signs or
 /// spaces (stricter than glibc's `inet_aton`, the same as `inet_pton` on the accepted set).
 pub fn parse_v4(s: &[u8]) -> Result<u32, V4Error<'_>> {
+    match parse_v4_fast(s) {
+        Some(ip) => Ok(ip),
+        None => parse_v4_checked(s),
+    }
+}
+
+/// One pass over a well-formed dotted quad; `None` sends anything unusual to the checked
+/// parser, which finds the stdlib's error.
+#[inline]
+fn parse_v4_fast(s: &[u8]) -> Option<u32> {
+    if s.len() < 7 || s.len() > 15 {
+        return None;
+    }
+    let mut ip: u32 = 0;
+    let mut octet: u32 = 0;
+    let mut digits = 0u32;
+    let mut dots = 0u32;
+    for &c in s {
+        if c.is_ascii_digit() {
+            // A second digit after a leading zero is refused.
+            if digits == 1 && octet == 0 {
+                return None;
+            }
+            octet = octet * 10 + u32::from(c - b'0');
+            digits += 1;
+            if octet > 255 {
+                return None;
+            }
+        } else if c == b'.' && digits > 0 && dots < 3 {
+            ip = (ip << 8) | octet;
+            octet = 0;
+            digits = 0;
+            dots += 1;
+        } else {
+            return None;
+        }
+    }
+    (dots == 3 && digits > 0).then_some((ip << 8) | octet)
+}
+
+fn parse_v4_checked(s: &[u8]) -> Result<u32, V4Error<'_>> {
     if s.is_empty() {
         return Err(V4Error::Empty);
     }
@@ -439,6 +480,9 @@ pub enum AddrStrError<'a> {
 
 /// `IPv4Address.__init__` for a string.
 pub fn addr4_from_str(s: &[u8]) -> Result<u32, AddrStrError<'_>> {
+    if let Some(ip) = parse_v4_fast(s) {
+        return Ok(ip);
+    }
     if s.contains(&b'/') {
         return Err(AddrStrError::Slash);
     }
@@ -1315,6 +1359,48 @@ mod tests {
             v4msg("1.x.3.999"),
             "Only decimal digits permitted in 'x' in '1.x.3.999'"
         );
+    }
+
+    #[test]
+    fn v4_fast_path_agrees_with_checked_parser() {
+        let alphabet = b"0259.";
+        let mut buf = Vec::new();
+        // Every string of up to 8 characters over a small alphabet, plus longer samples.
+        let mut stack: Vec<Vec<u8>> = vec![Vec::new()];
+        while let Some(p) = stack.pop() {
+            buf.clear();
+            buf.extend_from_slice(&p);
+            assert_eq!(
+                parse_v4_fast(&buf).ok_or(()),
+                parse_v4_checked(&buf).map_err(|_| ()),
+                "{:?}",
+                String::from_utf8_lossy(&buf)
+            );
+            if p.len() < 8 {
+                for &c in alphabet {
+                    let mut q = p.clone();
+                    q.push(c);
+                    stack.push(q);
+                }
+            }
+        }
+        for s in [
+            "1.2.3.4",
+            "01.2.3.4",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.2.3.4.",
+            "1.2.3.04",
+            "0.0.0.0",
+            "100.200.10.0",
+            "1.2.3.1000",
+        ] {
+            assert_eq!(
+                parse_v4_fast(s.as_bytes()).ok_or(()),
+                parse_v4_checked(s.as_bytes()).map_err(|_| ()),
+                "{s}"
+            );
+        }
     }
 
     #[test]

@@ -17,6 +17,15 @@ use super::core::{self, v4props, v6props, Net, V4_BITS, V6_BITS};
 use super::iters::{AddressIterator, ExcludeIterator, SubnetsIterator};
 use super::ops::{self, view};
 
+/// The result of a comparison between two objects of the same exact class, whose
+/// stdlib orderings (with `total_ordering`) are plain integer/tuple orderings.
+fn fast_cmp(py: Python<'_>, ord: std::cmp::Ordering, op: CompareOp) -> Py<PyAny> {
+    pyo3::types::PyBool::new(py, op.matches(ord))
+        .to_owned()
+        .into_any()
+        .unbind()
+}
+
 fn required<T>(v: Option<T>) -> PyResult<T> {
     v.ok_or_else(|| PyTypeError::new_err("internal error: constructor declined silently"))
 }
@@ -25,12 +34,24 @@ fn required<T>(v: Option<T>) -> PyResult<T> {
 // Constructors used from Rust
 // ---------------------------------------------------------------------------------------
 
+/// Takes a new object of one of the six classes (never a Python subclass, which could have
+/// a `__dict__`) out of the cycle collector's lists. PyO3 makes every pyclass a GC type, but
+/// these hold only integers and an immutable `str`, so they can never be part of a cycle
+/// (CPython untracks tuples of atoms for the same reason). Without this, bulk creation
+/// (`hosts()`, `parse_many`) spends most of its time in collections that find nothing.
+pub fn untracked<T>(obj: Bound<'_, T>) -> Bound<'_, T> {
+    // SAFETY: `obj` is a live, newly created object of a GC type; untracking is allowed at
+    // any time, and PyO3's dealloc untracks only an object that is still tracked.
+    unsafe { pyo3::ffi::PyObject_GC_UnTrack(obj.as_ptr().cast()) };
+    obj
+}
+
 /// A new `IPv4Address`/`IPv6Address` (no scope).
 pub fn new_addr(py: Python<'_>, v6: bool, ip: u128) -> PyResult<Bound<'_, PyAny>> {
     if v6 {
-        Ok(Bound::new(py, IPv6Address { ip, scope: None })?.into_any())
+        Ok(untracked(Bound::new(py, IPv6Address { ip, scope: None })?).into_any())
     } else {
-        Ok(Bound::new(py, IPv4Address { ip: ip as u32 })?.into_any())
+        Ok(untracked(Bound::new(py, IPv4Address { ip: ip as u32 })?).into_any())
     }
 }
 
@@ -42,13 +63,13 @@ pub fn new_addr_scoped<'py>(
     scope: Option<&Py<PyString>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     match scope {
-        Some(s) if v6 => Ok(Bound::new(
+        Some(s) if v6 => Ok(untracked(Bound::new(
             py,
             IPv6Address {
                 ip,
                 scope: Some(s.clone_ref(py)),
             },
-        )?
+        )?)
         .into_any()),
         _ => new_addr(py, v6, ip),
     }
@@ -62,23 +83,23 @@ pub fn new_net<'py>(
     scope: Option<&Py<PyString>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     if v6 {
-        Ok(Bound::new(
+        Ok(untracked(Bound::new(
             py,
             IPv6Network {
                 net: net.0,
                 prefix: net.1,
                 scope: scope.map(|s| s.clone_ref(py)),
             },
-        )?
+        )?)
         .into_any())
     } else {
-        Ok(Bound::new(
+        Ok(untracked(Bound::new(
             py,
             IPv4Network {
                 net: net.0 as u32,
                 prefix: net.1,
             },
-        )?
+        )?)
         .into_any())
     }
 }
@@ -94,11 +115,11 @@ pub fn new_iface<'py>(
     if v6 {
         let init = PyClassInitializer::from(IPv6Address { ip, scope })
             .add_subclass(IPv6Interface { prefix });
-        Ok(Bound::new(py, init)?.into_any())
+        Ok(untracked(Bound::new(py, init)?).into_any())
     } else {
         let init = PyClassInitializer::from(IPv4Address { ip: ip as u32 })
             .add_subclass(IPv4Interface { prefix });
-        Ok(Bound::new(py, init)?.into_any())
+        Ok(untracked(Bound::new(py, init)?).into_any())
     }
 }
 
@@ -192,6 +213,13 @@ impl IPv4Address {
         other: &Bound<'_, PyAny>,
         op: CompareOp,
     ) -> PyResult<Py<PyAny>> {
+        if let (true, Ok(o)) = (
+            slf.is_exact_instance_of::<Self>(),
+            other.cast_exact::<Self>(),
+        ) {
+            // Same exact class: the stdlib's orderings reduce to comparing the integers.
+            return Ok(fast_cmp(slf.py(), slf.get().ip.cmp(&o.get().ip), op));
+        }
         ops::richcmp(slf.as_any(), other, op)
     }
 
@@ -411,6 +439,15 @@ impl IPv6Address {
         other: &Bound<'_, PyAny>,
         op: CompareOp,
     ) -> PyResult<Py<PyAny>> {
+        if let (true, Ok(o)) = (
+            slf.is_exact_instance_of::<Self>(),
+            other.cast_exact::<Self>(),
+        ) {
+            let (a, b) = (slf.get(), o.get());
+            if a.scope.is_none() && b.scope.is_none() {
+                return Ok(fast_cmp(slf.py(), a.ip.cmp(&b.ip), op));
+            }
+        }
         ops::richcmp(slf.as_any(), other, op)
     }
 
@@ -924,6 +961,17 @@ impl IPv4Network {
         other: &Bound<'_, PyAny>,
         op: CompareOp,
     ) -> PyResult<Py<PyAny>> {
+        if let (true, Ok(o)) = (
+            slf.is_exact_instance_of::<Self>(),
+            other.cast_exact::<Self>(),
+        ) {
+            let (a, b) = (slf.get(), o.get());
+            return Ok(fast_cmp(
+                slf.py(),
+                (a.net, a.prefix).cmp(&(b.net, b.prefix)),
+                op,
+            ));
+        }
         ops::richcmp(slf.as_any(), other, op)
     }
 
@@ -1182,6 +1230,19 @@ impl IPv6Network {
         other: &Bound<'_, PyAny>,
         op: CompareOp,
     ) -> PyResult<Py<PyAny>> {
+        if let (true, Ok(o)) = (
+            slf.is_exact_instance_of::<Self>(),
+            other.cast_exact::<Self>(),
+        ) {
+            let (a, b) = (slf.get(), o.get());
+            if a.scope.is_none() && b.scope.is_none() {
+                return Ok(fast_cmp(
+                    slf.py(),
+                    (a.net, a.prefix).cmp(&(b.net, b.prefix)),
+                    op,
+                ));
+            }
+        }
         ops::richcmp(slf.as_any(), other, op)
     }
 
