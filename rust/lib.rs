@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 mod addr;
 mod buffer;
 mod errors;
+mod framing;
 mod ipaddr;
 
 /// The private extension module behind the `ferrosock` package. Users import `ferrosock`.
