@@ -121,9 +121,7 @@ def from_stdlib(obj: Any) -> Any:
             if std_cls is _std.IPv4Address:
                 return cls(int(obj))
             return cls(str(obj))
-    raise TypeError(
-        f"expected a stdlib ipaddress object, not {type(obj).__name__}"
-    )
+    raise TypeError(f"expected a stdlib ipaddress object, not {type(obj).__name__}")
 
 
 def _collapse_generic(ips: list[Any], nets: list[Any]) -> Iterator[Any]:

@@ -79,7 +79,8 @@ pub fn repr_obj(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     Ok(obj.repr()?.to_string_lossy().into_owned())
 }
 
-/// `%s` of any object: ferrosock's own objects natively, the rest through `str()`.
+/// `%s` of any object, as Rust text for messages: ferrosock's own objects natively, the
+/// rest through `str()` (a lone surrogate in a scope id shows as U+FFFD here).
 pub fn display(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     if let Some(ip) = classify(obj) {
         if ip.exact {
@@ -87,6 +88,28 @@ pub fn display(obj: &Bound<'_, PyAny>) -> PyResult<String> {
         }
     }
     Ok(obj.str()?.to_string_lossy().into_owned())
+}
+
+/// `str(obj)` as a Python string (exact for any scope id).
+pub fn display_py<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
+    if let Some(ip) = classify(obj) {
+        if ip.exact {
+            return ip.text_py(obj.py());
+        }
+    }
+    obj.str()
+}
+
+/// `head + scope + tail` as a Python string (the scope id may hold any code point).
+pub fn with_scope<'py>(
+    py: Python<'py>,
+    head: &str,
+    scope: &Py<PyString>,
+    tail: &str,
+) -> PyResult<Bound<'py, PyString>> {
+    let s = PyString::new(py, head).add(scope.bind(py))?;
+    let s = if tail.is_empty() { s } else { s.add(tail)? };
+    s.cast_into::<PyString>().map_err(PyErr::from)
 }
 
 struct PyRepr<'py>(Python<'py>);
@@ -224,6 +247,21 @@ impl<'a> Ip<'a> {
                 ((net, prefix), scope)
             }
         }
+    }
+
+    /// `str(obj)` as the stdlib class prints it, as a Python string.
+    pub fn text_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+        let Some(scope) = self.scope else {
+            return Ok(PyString::new(py, &self.text(py)));
+        };
+        let mut head = addr_text(self.v6, self.ip);
+        head.push('%');
+        let tail = if self.kind == Kind::Addr {
+            String::new()
+        } else {
+            format!("/{}", self.prefix)
+        };
+        with_scope(py, &head, scope, &tail)
     }
 
     /// `str(obj)` as the stdlib class prints it.
@@ -616,9 +654,38 @@ fn prefix_from_obj(obj: &Bound<'_, PyAny>, v6: bool, want: bool) -> Attempt<u8> 
         let b = str_bytes(s)?;
         return prefix_from_text(obj.py(), &b, v6, want);
     }
-    // `arg not in cls._netmask_cache` hashes it, then `arg.isascii()` is attempted.
+    // Anything else goes through the stdlib's duck-typed steps: `arg not in
+    // cls._netmask_cache` hashes it; then `arg.isascii() and arg.isdigit()` and `int(arg)`
+    // (bytes pass), else (IPv4) `arg.split('.')` as an address.
     obj.hash()?;
-    Err(foreign_attr_error(obj, "isascii"))
+    let py = obj.py();
+    let invalid = |want: bool| -> Attempt<u8> {
+        soft(want, || {
+            netmask_error(format!(
+                "{} is not a valid netmask",
+                repr_obj(obj).unwrap_or_default()
+            ))
+        })
+    };
+    let isascii = obj
+        .getattr("isascii")
+        .map_err(|_| foreign_attr_error(obj, "isascii"))?;
+    if isascii.call0()?.is_truthy()? && obj.call_method0("isdigit")?.is_truthy()? {
+        let Ok(p) = PyInt::type_object(py).call1((obj,)) else {
+            return invalid(want);
+        };
+        return match p.extract::<i64>() {
+            Ok(p) if (0..=i64::from(bits)).contains(&p) => Ok(Some(p as u8)),
+            _ => invalid(want),
+        };
+    }
+    if v6 || !obj.is_truthy()? {
+        return invalid(want);
+    }
+    // `_ip_int_from_string(arg)` starts with `arg.split('.')` (a TypeError for bytes); an
+    // object that splits like a str is not a mask ferrosock reads.
+    obj.call_method1("split", (".",))?;
+    invalid(want)
 }
 
 /// `_make_netmask(arg)` for a mask string.
@@ -750,21 +817,52 @@ pub enum ArgOp {
     Sub,
 }
 
-/// A prefix-length argument of `subnets()`/`supernet()` (`None` when absent).
-pub fn prefix_arg(obj: Option<&Bound<'_, PyAny>>, op: ArgOp) -> PyResult<Option<i128>> {
+fn arg_type_error(o: &Bound<'_, PyAny>, op: ArgOp) -> PyErr {
+    let t = type_name(o);
+    PyTypeError::new_err(match op {
+        ArgOp::Lt => format!("'<' not supported between instances of '{t}' and 'int'"),
+        ArgOp::Gt => format!("'>' not supported between instances of '{t}' and 'int'"),
+        ArgOp::Sub => format!("unsupported operand type(s) for -: 'int' and '{t}'"),
+    })
+}
+
+/// An argument that may be passed as `None` and must be told apart from "not passed"
+/// (`prefixlen_diff`, whose default is 1).
+pub struct Given<'py>(pub Option<Bound<'py, PyAny>>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Given<'py> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(Given(Some(obj.to_owned())))
+    }
+}
+
+/// `new_prefix`: `None` when absent or `None`; a non-int is the `TypeError` of the stdlib's
+/// first comparison with it.
+pub fn new_prefix_arg(obj: Option<&Bound<'_, PyAny>>, op: ArgOp) -> PyResult<Option<i128>> {
     match obj {
-        None => Ok(None),
-        Some(o) if o.is_none() => Ok(None),
-        Some(o) => {
+        Some(o) if !o.is_none() => {
             if !o.is_instance_of::<PyInt>() {
-                let t = type_name(o);
-                return Err(PyTypeError::new_err(match op {
-                    ArgOp::Lt => format!("'<' not supported between instances of '{t}' and 'int'"),
-                    ArgOp::Gt => format!("'>' not supported between instances of '{t}' and 'int'"),
-                    ArgOp::Sub => format!("unsupported operand type(s) for -: 'int' and '{t}'"),
-                }));
+                return Err(arg_type_error(o, op));
             }
             Ok(Some(o.extract::<i128>()?))
         }
+        _ => Ok(None),
+    }
+}
+
+/// `prefixlen_diff`: 1 when absent; `None` for a non-int, which is an error (`op` words
+/// it) unless `new_prefix` is set, where the stdlib only asks whether it is 1.
+pub fn diff_arg(
+    obj: Option<&Bound<'_, PyAny>>,
+    new_prefix_set: bool,
+    op: ArgOp,
+) -> PyResult<Option<i128>> {
+    match obj {
+        None => Ok(Some(1)),
+        Some(o) if o.is_instance_of::<PyInt>() => Ok(Some(o.extract::<i128>()?)),
+        Some(_) if new_prefix_set => Ok(None),
+        Some(o) => Err(arg_type_error(o, op)),
     }
 }

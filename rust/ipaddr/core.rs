@@ -1183,23 +1183,26 @@ impl PrefixArgError {
 }
 
 /// `subnets(prefixlen_diff, new_prefix)` argument checks for a network that is not a single
-/// address: the new prefix length.
+/// address: the new prefix length. `prefixlen_diff` is `None` for a non-int, which the
+/// stdlib only gets past when `new_prefix` is set (where it is "not 1").
 pub fn subnets_prefix(
     prefix: u8,
     bits: u8,
-    prefixlen_diff: i128,
+    prefixlen_diff: Option<i128>,
     new_prefix: Option<i128>,
 ) -> Result<u8, PrefixArgError> {
-    let mut diff = prefixlen_diff;
-    if let Some(np) = new_prefix {
-        if np < i128::from(prefix) {
-            return Err(PrefixArgError::MustBeLonger);
+    let diff = match new_prefix {
+        Some(np) => {
+            if np < i128::from(prefix) {
+                return Err(PrefixArgError::MustBeLonger);
+            }
+            if prefixlen_diff != Some(1) {
+                return Err(PrefixArgError::BothSet);
+            }
+            np - i128::from(prefix)
         }
-        if diff != 1 {
-            return Err(PrefixArgError::BothSet);
-        }
-        diff = np - i128::from(prefix);
-    }
+        None => prefixlen_diff.unwrap_or(1),
+    };
     if diff < 0 {
         return Err(PrefixArgError::DiffNegative);
     }
@@ -1261,23 +1264,26 @@ impl Iterator for Subnets {
     }
 }
 
-/// `supernet(prefixlen_diff, new_prefix)` for a network whose prefix is not 0.
+/// `supernet(prefixlen_diff, new_prefix)` for a network whose prefix is not 0
+/// (`prefixlen_diff` as for [`subnets_prefix`]).
 pub fn supernet_of_net(
     net: Net,
     bits: u8,
-    prefixlen_diff: i128,
+    prefixlen_diff: Option<i128>,
     new_prefix: Option<i128>,
 ) -> Result<Net, PrefixArgError> {
-    let mut diff = prefixlen_diff;
-    if let Some(np) = new_prefix {
-        if np > i128::from(net.1) {
-            return Err(PrefixArgError::MustBeShorter);
+    let diff = match new_prefix {
+        Some(np) => {
+            if np > i128::from(net.1) {
+                return Err(PrefixArgError::MustBeShorter);
+            }
+            if prefixlen_diff != Some(1) {
+                return Err(PrefixArgError::BothSet);
+            }
+            i128::from(net.1) - np
         }
-        if diff != 1 {
-            return Err(PrefixArgError::BothSet);
-        }
-        diff = i128::from(net.1) - np;
-    }
+        None => prefixlen_diff.unwrap_or(1),
+    };
     let new = i128::from(net.1) - diff;
     if new < 0 {
         return Err(PrefixArgError::SupernetTooFar(net.1, diff));
@@ -1644,21 +1650,21 @@ mod tests {
 
     #[test]
     fn subnets_and_supernet() {
-        assert_eq!(subnets_prefix(24, 32, 1, None), Ok(25));
+        assert_eq!(subnets_prefix(24, 32, Some(1), None), Ok(25));
         assert_eq!(
-            subnets_prefix(24, 32, 1, Some(20)),
+            subnets_prefix(24, 32, Some(1), Some(20)),
             Err(PrefixArgError::MustBeLonger)
         );
         assert_eq!(
-            subnets_prefix(24, 32, 2, Some(26)),
+            subnets_prefix(24, 32, Some(2), Some(26)),
             Err(PrefixArgError::BothSet)
         );
         assert_eq!(
-            subnets_prefix(24, 32, -1, None),
+            subnets_prefix(24, 32, Some(-1), None),
             Err(PrefixArgError::DiffNegative)
         );
         assert_eq!(
-            subnets_prefix(24, 32, 9, None),
+            subnets_prefix(24, 32, Some(9), None),
             Err(PrefixArgError::DiffInvalid(33))
         );
         let s: Vec<Net> = Subnets::new((0, 0), 2, 32).collect();
@@ -1670,19 +1676,19 @@ mod tests {
         assert_eq!(s, vec![(0, 1), (1u128 << 127, 1)]);
         assert_eq!(Subnets::new((0, 0), 128, 128).remaining(), u128::MAX);
         assert_eq!(
-            supernet_of_net((v4(1, 2, 3, 0), 24), 32, 1, None),
+            supernet_of_net((v4(1, 2, 3, 0), 24), 32, Some(1), None),
             Ok((v4(1, 2, 2, 0), 23))
         );
         assert_eq!(
-            supernet_of_net((v4(1, 2, 3, 0), 24), 32, -1, None),
+            supernet_of_net((v4(1, 2, 3, 0), 24), 32, Some(-1), None),
             Err(PrefixArgError::NegativeShift)
         );
         assert_eq!(
-            supernet_of_net((v4(1, 2, 3, 0), 24), 32, 25, None),
+            supernet_of_net((v4(1, 2, 3, 0), 24), 32, Some(25), None),
             Err(PrefixArgError::SupernetTooFar(24, 25))
         );
         assert_eq!(
-            supernet_of_net((v4(1, 2, 3, 0), 24), 32, 1, Some(25)),
+            supernet_of_net((v4(1, 2, 3, 0), 24), 32, Some(1), Some(25)),
             Err(PrefixArgError::MustBeShorter)
         );
     }

@@ -123,27 +123,33 @@ impl SubnetsIterator {
 
     fn __next__<'py>(mut slf: PyRefMut<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let py = slf.py();
-        if let SubnetsState::Pending {
-            this,
-            prefixlen_diff,
-            new_prefix,
-        } = std::mem::replace(&mut slf.state, SubnetsState::Done)
-        {
-            let this = this.bind(py);
-            let a = view(this)?;
-            if a.prefix == a.bits() {
-                return Ok(Some(this.clone()));
+        if matches!(slf.state, SubnetsState::Pending { .. }) {
+            if let SubnetsState::Pending {
+                this,
+                prefixlen_diff,
+                new_prefix,
+            } = std::mem::replace(&mut slf.state, SubnetsState::Done)
+            {
+                let this = this.bind(py);
+                let a = view(this)?;
+                if a.prefix == a.bits() {
+                    return Ok(Some(this.clone()));
+                }
+                let np =
+                    conv::new_prefix_arg(new_prefix.as_ref().map(|o| o.bind(py)), conv::ArgOp::Lt)?;
+                let diff = conv::diff_arg(
+                    prefixlen_diff.as_ref().map(|o| o.bind(py)),
+                    np.is_some(),
+                    conv::ArgOp::Lt,
+                )?;
+                let new = core::subnets_prefix(a.prefix, a.bits(), diff, np)
+                    .map_err(|e| ops::prefix_arg_error(this, &e).unwrap_or_else(|err| err))?;
+                slf.state = SubnetsState::Running {
+                    it: core::Subnets::new((a.ip, a.prefix), new, a.bits()),
+                    v6: a.v6,
+                    cls: subclass(this, a.exact),
+                };
             }
-            let diff =
-                conv::prefix_arg(prefixlen_diff.as_ref().map(|o| o.bind(py)), conv::ArgOp::Lt)?;
-            let np = conv::prefix_arg(new_prefix.as_ref().map(|o| o.bind(py)), conv::ArgOp::Lt)?;
-            let new = core::subnets_prefix(a.prefix, a.bits(), diff.unwrap_or(1), np)
-                .map_err(|e| ops::prefix_arg_error(this, &e).unwrap_or_else(|err| err))?;
-            slf.state = SubnetsState::Running {
-                it: core::Subnets::new((a.ip, a.prefix), new, a.bits()),
-                v6: a.v6,
-                cls: subclass(this, a.exact),
-            };
         }
         let SubnetsState::Running { it, v6, cls } = &mut slf.state else {
             return Ok(None);
@@ -252,12 +258,14 @@ impl ExcludeIterator {
 
     fn __next__<'py>(mut slf: PyRefMut<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let py = slf.py();
-        if let ExcludeState::Pending { this, other } =
-            std::mem::replace(&mut slf.state, ExcludeState::Done)
-        {
-            match exclude_start(this.bind(py), other.bind(py))? {
-                None => return Ok(None),
-                Some(state) => slf.state = state,
+        if matches!(slf.state, ExcludeState::Pending { .. }) {
+            if let ExcludeState::Pending { this, other } =
+                std::mem::replace(&mut slf.state, ExcludeState::Done)
+            {
+                match exclude_start(this.bind(py), other.bind(py))? {
+                    None => return Ok(None),
+                    Some(state) => slf.state = state,
+                }
             }
         }
         let ExcludeState::Running {
@@ -347,10 +355,12 @@ impl SummarizeIterator {
 
     fn __next__<'py>(mut slf: PyRefMut<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let py = slf.py();
-        if let SummarizeState::Pending { first, last } =
-            std::mem::replace(&mut slf.state, SummarizeState::Done)
-        {
-            slf.state = summarize_start(first.bind(py), last.bind(py))?;
+        if matches!(slf.state, SummarizeState::Pending { .. }) {
+            if let SummarizeState::Pending { first, last } =
+                std::mem::replace(&mut slf.state, SummarizeState::Done)
+            {
+                slf.state = summarize_start(first.bind(py), last.bind(py))?;
+            }
         }
         let SummarizeState::Running { it, v6 } = &mut slf.state else {
             return Ok(None);

@@ -11,7 +11,7 @@ use pyo3::PyClassInitializer;
 
 use super::conv::{
     self, addr_from_obj, ascii_str, classify, display, foreign_attr_error, net_from_obj,
-    own_attr_error, truthy, Ip, Kind,
+    own_attr_error, truthy, Given, Ip, Kind,
 };
 use super::core::{self, v4props, v6props, Net, V4_BITS, V6_BITS};
 use super::iters::{AddressIterator, ExcludeIterator, SubnetsIterator};
@@ -148,7 +148,7 @@ fn to_stdlib<'py>(slf: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     if a.kind == Kind::Addr && a.scope.is_none() {
         cls.call1((a.ip,))
     } else {
-        cls.call1((a.text(py),))
+        cls.call1((a.text_py(py)?,))
     }
 }
 
@@ -160,7 +160,7 @@ fn addr_str<'py>(slf: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
         let n = core::format_v4(a.ip as u32, &mut b);
         return Ok(ascii_str(py, &b[..n]));
     }
-    Ok(PyString::new(py, &a.text(py)))
+    a.text_py(py)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -260,8 +260,8 @@ impl IPv4Address {
     }
 
     #[getter]
-    fn compressed(slf: &Bound<'_, Self>) -> PyResult<String> {
-        display(slf.as_any())
+    fn compressed<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
+        conv::display_py(slf.as_any())
     }
 
     #[getter]
@@ -493,8 +493,8 @@ impl IPv6Address {
     }
 
     #[getter]
-    fn compressed(slf: &Bound<'_, Self>) -> PyResult<String> {
-        display(slf.as_any())
+    fn compressed<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
+        conv::display_py(slf.as_any())
     }
 
     #[getter]
@@ -648,27 +648,31 @@ fn num_addresses<'py>(py: Python<'py>, a: &Ip<'_>) -> PyResult<Bound<'py, PyAny>
     Ok((1u128 << host_bits).into_pyobject(py)?.into_any())
 }
 
-fn net_with(slf: &Bound<'_, PyAny>, what: u8) -> PyResult<String> {
+fn net_with<'py>(slf: &Bound<'py, PyAny>, what: u8) -> PyResult<Bound<'py, PyString>> {
     let py = slf.py();
     let a = view(slf)?;
     let bits = a.bits();
-    let mut s = conv::addr_text(a.v6, a.ip);
-    if let Some(scope) = a.scope {
-        s.push('%');
-        s.push_str(&scope.bind(py).to_string_lossy());
-    }
-    s.push('/');
+    let mut tail = String::from("/");
     match what {
-        0 => s.push_str(&a.prefix.to_string()),
-        1 => s.push_str(&conv::addr_text(a.v6, core::netmask(a.prefix, bits))),
-        _ => s.push_str(&conv::addr_text(a.v6, core::hostmask(a.prefix, bits))),
+        0 => tail.push_str(&a.prefix.to_string()),
+        1 => tail.push_str(&conv::addr_text(a.v6, core::netmask(a.prefix, bits))),
+        _ => tail.push_str(&conv::addr_text(a.v6, core::hostmask(a.prefix, bits))),
     }
-    Ok(s)
+    let mut head = conv::addr_text(a.v6, a.ip);
+    match a.scope {
+        Some(scope) => {
+            head.push('%');
+            conv::with_scope(py, &head, scope, &tail)
+        }
+        None => {
+            head.push_str(&tail);
+            Ok(PyString::new(py, &head))
+        }
+    }
 }
 
 fn net_str<'py>(slf: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
-    let a = view(slf)?;
-    Ok(PyString::new(slf.py(), &a.text(slf.py())))
+    view(slf)?.text_py(slf.py())
 }
 
 /// `_BaseNetwork.__contains__`.
@@ -854,8 +858,8 @@ fn supernet<'py>(
     if a.prefix == 0 {
         return Ok(slf.clone());
     }
-    let np = conv::prefix_arg(new_prefix, conv::ArgOp::Gt)?;
-    let diff = conv::prefix_arg(prefixlen_diff, conv::ArgOp::Sub)?.unwrap_or(1);
+    let np = conv::new_prefix_arg(new_prefix, conv::ArgOp::Gt)?;
+    let diff = conv::diff_arg(prefixlen_diff, np.is_some(), conv::ArgOp::Sub)?;
     match core::supernet_of_net((a.ip, a.prefix), a.bits(), diff, np) {
         Ok(net) => net_like(slf, &a, net),
         Err(e) => Err(ops::prefix_arg_error(slf, &e)?),
@@ -1009,22 +1013,22 @@ impl IPv4Network {
         hosts(slf.as_any())
     }
 
-    #[pyo3(signature = (prefixlen_diff = None, new_prefix = None))]
+    #[pyo3(signature = (prefixlen_diff = Given(None), new_prefix = None))]
     fn subnets<'py>(
         slf: &Bound<'py, Self>,
-        prefixlen_diff: Option<&Bound<'py, PyAny>>,
+        prefixlen_diff: Given<'py>,
         new_prefix: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        subnets(slf.as_any(), prefixlen_diff, new_prefix)
+        subnets(slf.as_any(), prefixlen_diff.0.as_ref(), new_prefix)
     }
 
-    #[pyo3(signature = (prefixlen_diff = None, new_prefix = None))]
+    #[pyo3(signature = (prefixlen_diff = Given(None), new_prefix = None))]
     fn supernet<'py>(
         slf: &Bound<'py, Self>,
-        prefixlen_diff: Option<&Bound<'py, PyAny>>,
+        prefixlen_diff: Given<'py>,
         new_prefix: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        supernet(slf.as_any(), prefixlen_diff, new_prefix)
+        supernet(slf.as_any(), prefixlen_diff.0.as_ref(), new_prefix)
     }
 
     fn address_exclude<'py>(
@@ -1104,17 +1108,17 @@ impl IPv4Network {
     }
 
     #[getter]
-    fn with_prefixlen(slf: &Bound<'_, Self>) -> PyResult<String> {
+    fn with_prefixlen<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
         net_with(slf.as_any(), 0)
     }
 
     #[getter]
-    fn with_netmask(slf: &Bound<'_, Self>) -> PyResult<String> {
+    fn with_netmask<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
         net_with(slf.as_any(), 1)
     }
 
     #[getter]
-    fn with_hostmask(slf: &Bound<'_, Self>) -> PyResult<String> {
+    fn with_hostmask<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
         net_with(slf.as_any(), 2)
     }
 
@@ -1124,8 +1128,8 @@ impl IPv4Network {
     }
 
     #[getter]
-    fn compressed(slf: &Bound<'_, Self>) -> PyResult<String> {
-        display(slf.as_any())
+    fn compressed<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
+        conv::display_py(slf.as_any())
     }
 
     #[getter]
@@ -1273,22 +1277,22 @@ impl IPv6Network {
         hosts(slf.as_any())
     }
 
-    #[pyo3(signature = (prefixlen_diff = None, new_prefix = None))]
+    #[pyo3(signature = (prefixlen_diff = Given(None), new_prefix = None))]
     fn subnets<'py>(
         slf: &Bound<'py, Self>,
-        prefixlen_diff: Option<&Bound<'py, PyAny>>,
+        prefixlen_diff: Given<'py>,
         new_prefix: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        subnets(slf.as_any(), prefixlen_diff, new_prefix)
+        subnets(slf.as_any(), prefixlen_diff.0.as_ref(), new_prefix)
     }
 
-    #[pyo3(signature = (prefixlen_diff = None, new_prefix = None))]
+    #[pyo3(signature = (prefixlen_diff = Given(None), new_prefix = None))]
     fn supernet<'py>(
         slf: &Bound<'py, Self>,
-        prefixlen_diff: Option<&Bound<'py, PyAny>>,
+        prefixlen_diff: Given<'py>,
         new_prefix: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        supernet(slf.as_any(), prefixlen_diff, new_prefix)
+        supernet(slf.as_any(), prefixlen_diff.0.as_ref(), new_prefix)
     }
 
     fn address_exclude<'py>(
@@ -1368,17 +1372,17 @@ impl IPv6Network {
     }
 
     #[getter]
-    fn with_prefixlen(slf: &Bound<'_, Self>) -> PyResult<String> {
+    fn with_prefixlen<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
         net_with(slf.as_any(), 0)
     }
 
     #[getter]
-    fn with_netmask(slf: &Bound<'_, Self>) -> PyResult<String> {
+    fn with_netmask<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
         net_with(slf.as_any(), 1)
     }
 
     #[getter]
-    fn with_hostmask(slf: &Bound<'_, Self>) -> PyResult<String> {
+    fn with_hostmask<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
         net_with(slf.as_any(), 2)
     }
 
@@ -1388,8 +1392,8 @@ impl IPv6Network {
     }
 
     #[getter]
-    fn compressed(slf: &Bound<'_, Self>) -> PyResult<String> {
-        display(slf.as_any())
+    fn compressed<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
+        conv::display_py(slf.as_any())
     }
 
     #[getter]

@@ -213,11 +213,12 @@ pub fn hash(py: Python<'_>, a: &Ip<'_>) -> PyResult<isize> {
 /// `'%s(%r)' % (self.__class__.__name__, str(self))`.
 pub fn repr(slf: &Bound<'_, PyAny>) -> PyResult<String> {
     let name = slf.get_type().name()?;
-    let text = match classify(slf) {
-        Some(ip) if ip.exact => ip.text(slf.py()),
-        _ => slf.str()?.to_string_lossy().into_owned(),
+    let text = conv::display_py(slf)?;
+    let quoted = match text.to_str() {
+        Ok(t) => repr_bytes(slf.py(), t.as_bytes()),
+        Err(_) => text.repr()?.to_string_lossy().into_owned(),
     };
-    Ok(format!("{name}({})", repr_bytes(slf.py(), text.as_bytes())))
+    Ok(format!("{name}({quoted})"))
 }
 
 /// `__reduce__`: addresses rebuild from their int (IPv4) or text (IPv6); networks and
@@ -228,7 +229,7 @@ pub fn reduce<'py>(slf: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
     let arg = if a.kind == Kind::Addr && !a.v6 {
         a.ip.into_pyobject(py)?.into_any()
     } else {
-        PyString::new(py, &display(slf)?).into_any()
+        conv::display_py(slf)?.into_any()
     };
     PyTuple::new(
         py,
@@ -243,7 +244,7 @@ pub fn reduce<'py>(slf: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
 pub fn format(slf: &Bound<'_, PyAny>, spec: &str) -> PyResult<Py<PyAny>> {
     let py = slf.py();
     if spec.is_empty() || spec.ends_with('s') {
-        let text = PyString::new(py, &display(slf)?);
+        let text = conv::display_py(slf)?;
         if spec.is_empty() {
             return Ok(text.into_any().unbind());
         }
@@ -298,20 +299,19 @@ pub fn exploded(slf: &Bound<'_, PyAny>) -> PyResult<String> {
         Kind::Addr if a.scope.is_none() && a.exact => a.ip,
         Kind::Net if a.scope.is_none() => a.ip,
         _ => {
-            let text = match a.kind {
-                Kind::Addr => display(slf)?,
-                _ => {
-                    let mut t = addr_text(true, a.ip);
-                    if let Some(s) = a.scope {
-                        t.push('%');
-                        t.push_str(&s.bind(py).to_string_lossy());
-                    }
-                    t
+            let text = match (a.kind, a.scope) {
+                (Kind::Net, Some(scope)) => {
+                    let mut head = addr_text(true, a.ip);
+                    head.push('%');
+                    conv::with_scope(py, &head, scope, "")?
                 }
+                (Kind::Net, None) => PyString::new(py, &addr_text(true, a.ip)),
+                _ => conv::display_py(slf)?,
             };
-            core::parse_v6(text.as_bytes()).map_err(|e| {
+            let bytes = conv::str_bytes(&text)?;
+            core::parse_v6(&bytes).map_err(|e| {
                 let mut r = |b: &[u8]| repr_bytes(py, b);
-                conv::address_error(e.message(text.as_bytes(), &mut r))
+                conv::address_error(e.message(&bytes, &mut r))
             })?
         }
     };
