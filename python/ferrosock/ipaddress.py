@@ -89,17 +89,16 @@ class _BaseV6(abc.ABC):  # noqa: B024
     """IPv6 objects."""
 
 
-for _cls in (IPv4Address, IPv6Address):
-    _BaseAddress.register(_cls)
-for _cls in (IPv4Network, IPv6Network):
-    _BaseNetwork.register(_cls)
-for _cls in (IPv4Address, IPv4Network):
-    _BaseV4.register(_cls)
-for _cls in (IPv6Address, IPv6Network):
-    _BaseV6.register(_cls)
-del _cls
+_BaseAddress.register(IPv4Address)
+_BaseAddress.register(IPv6Address)
+_BaseNetwork.register(IPv4Network)
+_BaseNetwork.register(IPv6Network)
+_BaseV4.register(IPv4Address)
+_BaseV4.register(IPv4Network)
+_BaseV6.register(IPv6Address)
+_BaseV6.register(IPv6Network)
 
-_FROM_STDLIB: list[tuple[type, type]] = [
+_FROM_STDLIB: list[tuple[Any, Any]] = [
     (_std.IPv4Interface, IPv4Interface),
     (_std.IPv6Interface, IPv6Interface),
     (_std.IPv4Address, IPv4Address),

@@ -131,7 +131,7 @@ pub fn network_from_parts<'py>(
 
 /// Mirrors `ipaddress.ip_network(address, strict=True)`.
 #[pyfunction]
-#[pyo3(signature = (address, strict = None))]
+#[pyo3(signature = (address, strict = None), text_signature = "(address, strict=True)")]
 pub fn ip_network<'py>(
     address: &Bound<'py, PyAny>,
     strict: Option<&Bound<'py, PyAny>>,

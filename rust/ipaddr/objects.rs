@@ -939,7 +939,7 @@ impl IPv4Network {
 #[pymethods]
 impl IPv4Network {
     #[new]
-    #[pyo3(signature = (address, strict = None))]
+    #[pyo3(signature = (address, strict = None), text_signature = "(address, strict=True)")]
     fn new(address: &Bound<'_, PyAny>, strict: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let p = required(net_from_obj(address, false, truthy(strict)?, true)?)?;
         Ok(IPv4Network {
@@ -1013,7 +1013,10 @@ impl IPv4Network {
         hosts(slf.as_any())
     }
 
-    #[pyo3(signature = (prefixlen_diff = Given(None), new_prefix = None))]
+    #[pyo3(
+        signature = (prefixlen_diff = Given(None), new_prefix = None),
+        text_signature = "($self, prefixlen_diff=1, new_prefix=None)"
+    )]
     fn subnets<'py>(
         slf: &Bound<'py, Self>,
         prefixlen_diff: Given<'py>,
@@ -1022,7 +1025,10 @@ impl IPv4Network {
         subnets(slf.as_any(), prefixlen_diff.0.as_ref(), new_prefix)
     }
 
-    #[pyo3(signature = (prefixlen_diff = Given(None), new_prefix = None))]
+    #[pyo3(
+        signature = (prefixlen_diff = Given(None), new_prefix = None),
+        text_signature = "($self, prefixlen_diff=1, new_prefix=None)"
+    )]
     fn supernet<'py>(
         slf: &Bound<'py, Self>,
         prefixlen_diff: Given<'py>,
@@ -1205,7 +1211,7 @@ impl IPv6Network {
 #[pymethods]
 impl IPv6Network {
     #[new]
-    #[pyo3(signature = (address, strict = None))]
+    #[pyo3(signature = (address, strict = None), text_signature = "(address, strict=True)")]
     fn new(address: &Bound<'_, PyAny>, strict: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let p = required(net_from_obj(address, true, truthy(strict)?, true)?)?;
         let net = p.ip & core::netmask(p.prefix, V6_BITS);
@@ -1277,7 +1283,10 @@ impl IPv6Network {
         hosts(slf.as_any())
     }
 
-    #[pyo3(signature = (prefixlen_diff = Given(None), new_prefix = None))]
+    #[pyo3(
+        signature = (prefixlen_diff = Given(None), new_prefix = None),
+        text_signature = "($self, prefixlen_diff=1, new_prefix=None)"
+    )]
     fn subnets<'py>(
         slf: &Bound<'py, Self>,
         prefixlen_diff: Given<'py>,
@@ -1286,7 +1295,10 @@ impl IPv6Network {
         subnets(slf.as_any(), prefixlen_diff.0.as_ref(), new_prefix)
     }
 
-    #[pyo3(signature = (prefixlen_diff = Given(None), new_prefix = None))]
+    #[pyo3(
+        signature = (prefixlen_diff = Given(None), new_prefix = None),
+        text_signature = "($self, prefixlen_diff=1, new_prefix=None)"
+    )]
     fn supernet<'py>(
         slf: &Bound<'py, Self>,
         prefixlen_diff: Given<'py>,
