@@ -276,6 +276,17 @@ def test_contains_many() -> None:
         net.contains_many(["10.0.0.1", "10.0.0.256"])
     with pytest.raises(AttributeError, match=r"has no attribute '_version' \(at index 0\)"):
         net.contains_many([5])
+    # Addresses first (read in place), then items that need Python: indexes still count.
+    mixed = [
+        F.ip_address("10.0.0.1"),
+        F.ip_address("::1"),
+        "10.0.0.2",
+        F.ip_interface("10.1.1.1/8"),
+    ]
+    assert net.contains_many(mixed) == [True, False, True, True]
+    with pytest.raises(AttributeError, match=r"\(at index 3\)"):
+        net.contains_many([*mixed[:3], None])
+    assert net.contains_many(tuple(mixed)) == net.contains_many(iter(mixed))
 
 
 # --- seed program ----------------------------------------------------------------------------

@@ -57,6 +57,9 @@ pub fn parse_address_str(
 ) -> PyResult<(bool, u128, Option<Py<PyString>>)> {
     let py = s.py();
     let b = str_bytes(s)?;
+    if let Some((v6, ip)) = core::parse_address_fast(&b) {
+        return Ok((v6, ip, None));
+    }
     if b.contains(&b':') {
         if let Ok((ip, scope)) = core::addr6_from_str(&b) {
             let scope = scope.map(|sc| conv::decode(py, sc)).transpose()?;

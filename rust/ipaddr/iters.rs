@@ -29,6 +29,25 @@ impl AddressIterator {
             v6,
         }
     }
+
+    /// The next address value, if any.
+    #[inline]
+    pub fn step(&mut self) -> Option<u128> {
+        if self.done {
+            return None;
+        }
+        let cur = self.next;
+        if cur == self.last {
+            self.done = true;
+        } else {
+            self.next = cur + 1;
+        }
+        Some(cur)
+    }
+
+    pub fn is_v6(&self) -> bool {
+        self.v6
+    }
 }
 
 #[pymethods]
@@ -37,18 +56,14 @@ impl AddressIterator {
         slf
     }
 
+    // NOTE: `slots::install` replaces this slot with a direct one; this stays as the
+    // `__next__` method and the fallback.
     fn __next__<'py>(mut slf: PyRefMut<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        if slf.done {
-            return Ok(None);
+        let v6 = slf.v6;
+        match slf.step() {
+            None => Ok(None),
+            Some(cur) => Ok(Some(new_addr(slf.py(), v6, cur)?)),
         }
-        let cur = slf.next;
-        if cur == slf.last {
-            slf.done = true;
-        } else {
-            slf.next = cur + 1;
-        }
-        let py = slf.py();
-        Ok(Some(new_addr(py, slf.v6, cur)?))
     }
 
     fn __length_hint__(&self) -> usize {

@@ -4,8 +4,8 @@
 //! `core` is plain Rust (parsing, formatting, tables, range algorithms) with unit tests;
 //! `conv` reads Python arguments and builds the stdlib's exceptions; `ops` holds the
 //! behaviour the classes share; `objects` the six classes; `iters` the generator-like
-//! iterators; `funcs` the module functions. The Python face is
-//! `python/ferrosock/ipaddress.py`.
+//! iterators; `funcs` the module functions; `slots` two hand-installed fast slots. The
+//! Python face is `python/ferrosock/ipaddress.py`.
 
 mod conv;
 mod core;
@@ -13,6 +13,7 @@ mod funcs;
 mod iters;
 mod objects;
 mod ops;
+mod slots;
 
 use pyo3::prelude::*;
 
@@ -45,5 +46,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         let name = cls.name()?;
         cls.setattr("__name__", name)?;
     }
+    slots::install(py)?;
     funcs::register(m)
 }

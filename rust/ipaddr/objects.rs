@@ -4,10 +4,12 @@
 //! interfaces inherit the address slots, which dispatch on what the object really is.
 
 use pyo3::exceptions::PyTypeError;
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::types::{PyBytes, PyInt, PyList, PyString, PyTuple};
 use pyo3::PyClassInitializer;
+use pyo3::PyTypeInfo;
 
 use super::conv::{
     self, addr_from_obj, ascii_str, classify, display, foreign_attr_error, net_from_obj,
@@ -895,8 +897,64 @@ fn contains_many<'py>(
     let py = slf.py();
     let a = view(slf)?;
     let mask = core::netmask(a.prefix, a.bits());
+    let (addr4, addr6) = (
+        IPv4Address::type_object_raw(py),
+        IPv6Address::type_object_raw(py),
+    );
     let mut out: Vec<bool> = Vec::with_capacity(addresses.len().unwrap_or(0));
+    // A list of ferrosock addresses is read in place: no reference counting per item, and
+    // no Python code runs between reading an item and using it.
+    if let Ok(list) = addresses.cast_exact::<PyList>() {
+        let n = list.len();
+        for i in 0..n {
+            // SAFETY: `i < n == len(list)` and nothing has run that could shrink the list
+            // (the loop stops at the first item needing Python); the item is borrowed only
+            // until the next statement.
+            let item = unsafe { ffi::PyList_GET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t) };
+            // SAFETY: `item` is a live element of the list.
+            let ty = unsafe { ffi::Py_TYPE(item) };
+            if ty == addr4 {
+                // SAFETY: exactly an IPv4Address, borrowed from the list.
+                let ip = unsafe { Borrowed::from_ptr(py, item).cast_unchecked::<IPv4Address>() }
+                    .get()
+                    .ip;
+                out.push(!a.v6 && u128::from(ip) & mask == a.ip);
+            } else if ty == addr6 {
+                // SAFETY: exactly an IPv6Address, borrowed from the list.
+                let ip = unsafe { Borrowed::from_ptr(py, item).cast_unchecked::<IPv6Address>() }
+                    .get()
+                    .ip;
+                out.push(a.v6 && ip & mask == a.ip);
+            } else {
+                break;
+            }
+        }
+        if out.len() == n {
+            return PyList::new(py, out);
+        }
+    }
+    let done = out.len();
+    let mut index = 0usize;
     super::funcs::for_each_item(addresses, |item| {
+        // Items already answered by the list walk above.
+        if index < done {
+            index += 1;
+            return Ok(());
+        }
+        index += 1;
+        let ty = item.get_type_ptr();
+        if ty == addr4 || ty == addr6 {
+            // SAFETY: the type was just checked to be exactly one of the two.
+            let ip = unsafe {
+                if ty == addr4 {
+                    u128::from(item.cast_unchecked::<IPv4Address>().get().ip)
+                } else {
+                    item.cast_unchecked::<IPv6Address>().get().ip
+                }
+            };
+            out.push((ty == addr6) == a.v6 && ip & mask == a.ip);
+            return Ok(());
+        }
         if let Ok(s) = item.cast::<PyString>() {
             let (v6, ip, _) = super::funcs::parse_address_str(s, item)?;
             out.push(v6 == a.v6 && ip & mask == a.ip);
@@ -928,6 +986,10 @@ pub struct IPv4Network {
 }
 
 impl IPv4Network {
+    pub fn contains_ip(&self, ip: u32) -> bool {
+        ip & core::netmask(self.prefix, V4_BITS) as u32 == self.net
+    }
+
     fn ends(&self) -> (u32, u32) {
         (
             self.net,
@@ -985,7 +1047,7 @@ impl IPv4Network {
 
     fn __contains__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
         if let Ok(o) = other.cast_exact::<IPv4Address>() {
-            return Ok(o.get().ip & core::netmask(self.prefix, V4_BITS) as u32 == self.net);
+            return Ok(self.contains_ip(o.get().ip));
         }
         let me = Ip {
             kind: Kind::Net,
@@ -1203,6 +1265,12 @@ pub struct IPv6Network {
 }
 
 impl IPv6Network {
+    /// `ip in self` for an address value.
+    #[inline]
+    pub fn contains_ip(&self, ip: u128) -> bool {
+        ip & core::netmask(self.prefix, V6_BITS) == self.net
+    }
+
     fn ends(&self) -> (u128, u128) {
         (self.net, self.net | core::hostmask(self.prefix, V6_BITS))
     }
@@ -1262,8 +1330,7 @@ impl IPv6Network {
 
     fn __contains__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
         if let Ok(o) = other.cast_exact::<IPv6Address>() {
-            let me = slf.get();
-            return Ok(o.get().ip & core::netmask(me.prefix, V6_BITS) == me.net);
+            return Ok(slf.get().contains_ip(o.get().ip));
         }
         contains(&view(slf.as_any())?, other)
     }
