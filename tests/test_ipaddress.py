@@ -173,6 +173,22 @@ def test_python_subclasses_construct_through_their_class(impl: Any) -> None:
     assert type(next(iter(n))) is impl.IPv4Address
 
 
+def test_subclass_init_chains_to_the_base(impl: Any) -> None:
+    class Tagged(impl.IPv4Address):
+        def __init__(self, address: Any, tag: str = "") -> None:
+            super().__init__(address)
+            self.tag = tag
+
+    class TaggedNet(impl.IPv6Network):
+        def __init__(self, address: Any, strict: bool = True) -> None:
+            super().__init__(address, strict)
+            self.tag = "net"
+
+    t = Tagged("1.2.3.4", "x")
+    assert (str(t), t.tag) == ("1.2.3.4", "x")
+    assert str(TaggedNet("::1/64", False)) == "::/64"
+
+
 # --- generators ----------------------------------------------------------------------------
 
 

@@ -184,11 +184,24 @@ pub struct IPv4Address {
 
 #[pymethods]
 impl IPv4Address {
+    // NOTE: extra arguments are accepted (and left to `__init__`), as `object.__new__`
+    // does for the stdlib's classes, so a subclass's `__init__` may take more.
     #[new]
-    #[pyo3(signature = (address))]
-    fn new(address: &Bound<'_, PyAny>) -> PyResult<Self> {
+    #[pyo3(signature = (address, *_args, **_kwargs), text_signature = "(address)")]
+    fn new(
+        address: &Bound<'_, PyAny>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> PyResult<Self> {
         let (ip, _) = required(addr_from_obj(address, false, true)?)?;
         Ok(IPv4Address { ip: ip as u32 })
+    }
+
+    /// Construction happens in `__new__`; this takes the constructor's argument so that a
+    /// Python subclass's `super().__init__(address)` works as with the stdlib's classes.
+    #[pyo3(signature = (address))]
+    fn __init__(&self, address: &Bound<'_, PyAny>) {
+        let _ = address;
     }
 
     fn __str__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
@@ -345,9 +358,15 @@ pub struct IPv4Interface {
 
 #[pymethods]
 impl IPv4Interface {
+    // NOTE: extra arguments are accepted (and left to `__init__`), as `object.__new__`
+    // does for the stdlib's classes, so a subclass's `__init__` may take more.
     #[new]
-    #[pyo3(signature = (address))]
-    fn new(address: &Bound<'_, PyAny>) -> PyResult<PyClassInitializer<Self>> {
+    #[pyo3(signature = (address, *_args, **_kwargs), text_signature = "(address)")]
+    fn new(
+        address: &Bound<'_, PyAny>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> PyResult<PyClassInitializer<Self>> {
         let p = required(net_from_obj(address, false, false, true)?)?;
         Ok(PyClassInitializer::from(IPv4Address { ip: p.ip as u32 })
             .add_subclass(IPv4Interface { prefix: p.prefix }))
@@ -413,11 +432,24 @@ fn opt_v4(py: Python<'_>, v: Option<u32>) -> PyResult<Option<Bound<'_, PyAny>>> 
 
 #[pymethods]
 impl IPv6Address {
+    // NOTE: extra arguments are accepted (and left to `__init__`), as `object.__new__`
+    // does for the stdlib's classes, so a subclass's `__init__` may take more.
     #[new]
-    #[pyo3(signature = (address))]
-    fn new(address: &Bound<'_, PyAny>) -> PyResult<Self> {
+    #[pyo3(signature = (address, *_args, **_kwargs), text_signature = "(address)")]
+    fn new(
+        address: &Bound<'_, PyAny>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> PyResult<Self> {
         let (ip, scope) = required(addr_from_obj(address, true, true)?)?;
         Ok(IPv6Address { ip, scope })
+    }
+
+    /// Construction happens in `__new__`; this takes the constructor's argument so that a
+    /// Python subclass's `super().__init__(address)` works as with the stdlib's classes.
+    #[pyo3(signature = (address))]
+    fn __init__(&self, address: &Bound<'_, PyAny>) {
+        let _ = address;
     }
 
     fn __str__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
@@ -587,9 +619,15 @@ pub struct IPv6Interface {
 
 #[pymethods]
 impl IPv6Interface {
+    // NOTE: extra arguments are accepted (and left to `__init__`), as `object.__new__`
+    // does for the stdlib's classes, so a subclass's `__init__` may take more.
     #[new]
-    #[pyo3(signature = (address))]
-    fn new(address: &Bound<'_, PyAny>) -> PyResult<PyClassInitializer<Self>> {
+    #[pyo3(signature = (address, *_args, **_kwargs), text_signature = "(address)")]
+    fn new(
+        address: &Bound<'_, PyAny>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> PyResult<PyClassInitializer<Self>> {
         let p = required(net_from_obj(address, true, false, true)?)?;
         Ok(PyClassInitializer::from(IPv6Address {
             ip: p.ip,
@@ -1000,14 +1038,30 @@ impl IPv4Network {
 
 #[pymethods]
 impl IPv4Network {
+    // NOTE: extra arguments are left to `__init__`, as for the addresses.
     #[new]
-    #[pyo3(signature = (address, strict = None), text_signature = "(address, strict=True)")]
-    fn new(address: &Bound<'_, PyAny>, strict: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    #[pyo3(
+        signature = (address, strict = None, *_args, **_kwargs),
+        text_signature = "(address, strict=True)"
+    )]
+    fn new(
+        address: &Bound<'_, PyAny>,
+        strict: Option<&Bound<'_, PyAny>>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> PyResult<Self> {
         let p = required(net_from_obj(address, false, truthy(strict)?, true)?)?;
         Ok(IPv4Network {
             net: (p.ip & core::netmask(p.prefix, V4_BITS)) as u32,
             prefix: p.prefix,
         })
+    }
+
+    /// Construction happens in `__new__`; this takes the constructor's arguments so that a
+    /// Python subclass's `super().__init__(address, strict)` works as with the stdlib's.
+    #[pyo3(signature = (address, strict = None))]
+    fn __init__(&self, address: &Bound<'_, PyAny>, strict: Option<&Bound<'_, PyAny>>) {
+        let _ = (address, strict);
     }
 
     fn __str__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
@@ -1278,9 +1332,18 @@ impl IPv6Network {
 
 #[pymethods]
 impl IPv6Network {
+    // NOTE: extra arguments are left to `__init__`, as for the addresses.
     #[new]
-    #[pyo3(signature = (address, strict = None), text_signature = "(address, strict=True)")]
-    fn new(address: &Bound<'_, PyAny>, strict: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    #[pyo3(
+        signature = (address, strict = None, *_args, **_kwargs),
+        text_signature = "(address, strict=True)"
+    )]
+    fn new(
+        address: &Bound<'_, PyAny>,
+        strict: Option<&Bound<'_, PyAny>>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> PyResult<Self> {
         let p = required(net_from_obj(address, true, truthy(strict)?, true)?)?;
         let net = p.ip & core::netmask(p.prefix, V6_BITS);
         Ok(IPv6Network {
@@ -1289,6 +1352,13 @@ impl IPv6Network {
             // A masked (host bits dropped) address is rebuilt from its int: no scope.
             scope: if net == p.ip { p.scope } else { None },
         })
+    }
+
+    /// Construction happens in `__new__`; this takes the constructor's arguments so that a
+    /// Python subclass's `super().__init__(address, strict)` works as with the stdlib's.
+    #[pyo3(signature = (address, strict = None))]
+    fn __init__(&self, address: &Bound<'_, PyAny>, strict: Option<&Bound<'_, PyAny>>) {
+        let _ = (address, strict);
     }
 
     fn __str__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
