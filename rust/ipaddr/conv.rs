@@ -132,9 +132,17 @@ pub fn ascii_str<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
 
 const HASH_MODULUS: u128 = (1 << 61) - 1;
 
-/// `hash(n)` for a non-negative int.
+/// `hash(n)` for a non-negative int: `n mod (2**61 - 1)`, reduced by folding 61-bit
+/// chunks (the modulus is a Mersenne prime), which avoids a 128-bit division.
 pub fn hash_int(v: u128) -> isize {
-    (v % HASH_MODULUS) as isize
+    let mut x = v;
+    while x > HASH_MODULUS {
+        x = (x & HASH_MODULUS) + (x >> 61);
+    }
+    if x == HASH_MODULUS {
+        x = 0;
+    }
+    x as isize
 }
 
 /// `hash(t)` for a tuple whose items hash to `lanes` (`tuplehash`, xxHash-based).
@@ -483,14 +491,17 @@ pub fn own_attr_error(obj: &Bound<'_, PyAny>, attr: &str) -> PyErr {
     ))
 }
 
+/// The stdlib's `ipaddress.AddressValueError`.
 pub fn address_error(msg: String) -> PyErr {
     AddressValueError::new_err(msg)
 }
 
+/// The stdlib's `ipaddress.NetmaskValueError`.
 pub fn netmask_error(msg: String) -> PyErr {
     NetmaskValueError::new_err(msg)
 }
 
+/// `_BaseNetwork.__getitem__`'s `IndexError`.
 pub fn index_error() -> PyErr {
     PyIndexError::new_err("address out of range")
 }
@@ -864,5 +875,35 @@ pub fn diff_arg(
         Some(o) if o.is_instance_of::<PyInt>() => Ok(Some(o.extract::<i128>()?)),
         Some(_) if new_prefix_set => Ok(None),
         Some(o) => Err(arg_type_error(o, op)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int_hash_is_the_mersenne_residue() {
+        for v in [
+            0u128,
+            1,
+            HASH_MODULUS - 1,
+            HASH_MODULUS,
+            HASH_MODULUS + 1,
+            2 * HASH_MODULUS,
+            u128::from(u64::MAX),
+            u128::MAX,
+            u128::MAX - 1,
+            0x2001_0db8_0000_0000_0000_0000_0000_0001,
+        ] {
+            assert_eq!(hash_int(v), (v % HASH_MODULUS) as isize, "{v}");
+        }
+    }
+
+    #[test]
+    fn tuple_hash_matches_cpython() {
+        // hash((1, 2)) and hash(()) on 64-bit CPython 3.11.
+        assert_eq!(hash_tuple(&[1, 2]), -3550055125485641917);
+        assert_eq!(hash_tuple(&[]), 5740354900026072187);
     }
 }

@@ -932,24 +932,31 @@ pub mod v4props {
     fn within(ip: u32, n: (u128, u8)) -> bool {
         in_net(u128::from(ip), n.0, n.1, V4_BITS)
     }
+    /// `IPv4Address.is_private`: inside one of `_IPv4Constants._private_networks`.
     pub fn is_private(ip: u32) -> bool {
         V4_PRIVATE.iter().any(|&n| within(ip, n))
     }
+    /// `IPv4Address.is_global`: not in `100.64.0.0/10` and not private.
     pub fn is_global(ip: u32) -> bool {
         !within(ip, V4_PUBLIC_SHARED) && !is_private(ip)
     }
+    /// `IPv4Address.is_reserved`: inside `240.0.0.0/4`.
     pub fn is_reserved(ip: u32) -> bool {
         within(ip, V4_RESERVED)
     }
+    /// `IPv4Address.is_multicast`: inside `224.0.0.0/4`.
     pub fn is_multicast(ip: u32) -> bool {
         within(ip, V4_MULTICAST)
     }
+    /// `IPv4Address.is_loopback`: inside `127.0.0.0/8`.
     pub fn is_loopback(ip: u32) -> bool {
         within(ip, V4_LOOPBACK)
     }
+    /// `IPv4Address.is_link_local`: inside `169.254.0.0/16`.
     pub fn is_link_local(ip: u32) -> bool {
         within(ip, V4_LINKLOCAL)
     }
+    /// `IPv4Address.is_unspecified`: `0.0.0.0`.
     pub fn is_unspecified(ip: u32) -> bool {
         ip == 0
     }
@@ -991,24 +998,31 @@ pub mod v6props {
         }
         V6_PRIVATE.iter().any(|&n| within(ip, n))
     }
+    /// `IPv6Address.is_global`: not private.
     pub fn is_global(ip: u128) -> bool {
         !is_private(ip)
     }
+    /// `IPv6Address.is_reserved`: inside one of `_IPv6Constants._reserved_networks`.
     pub fn is_reserved(ip: u128) -> bool {
         V6_RESERVED.iter().any(|&n| within(ip, n))
     }
+    /// `IPv6Address.is_multicast`: inside `ff00::/8`.
     pub fn is_multicast(ip: u128) -> bool {
         within(ip, V6_MULTICAST)
     }
+    /// `IPv6Address.is_link_local`: inside `fe80::/10`.
     pub fn is_link_local(ip: u128) -> bool {
         within(ip, V6_LINKLOCAL)
     }
+    /// `IPv6Address.is_site_local`: inside `fec0::/10`.
     pub fn is_site_local(ip: u128) -> bool {
         within(ip, V6_SITELOCAL)
     }
+    /// `IPv6Address.is_loopback`: `::1`.
     pub fn is_loopback(ip: u128) -> bool {
         ip == 1
     }
+    /// `IPv6Address.is_unspecified`: `::`.
     pub fn is_unspecified(ip: u128) -> bool {
         ip == 0
     }

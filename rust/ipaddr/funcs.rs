@@ -329,6 +329,7 @@ pub fn collapse_addresses<'py>(addresses: &Bound<'py, PyAny>) -> PyResult<Bound<
     Ok(PyList::new(py, objs)?.try_iter()?.into_any())
 }
 
+/// Adds the module-level functions to the extension module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ip_address, m)?)?;
     m.add_function(wrap_pyfunction!(ip_network, m)?)?;
