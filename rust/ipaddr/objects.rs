@@ -926,6 +926,26 @@ fn address_exclude<'py>(
     Ok(Bound::new(slf.py(), ExcludeIterator::new(slf, other))?.into_any())
 }
 
+/// A new `list` of `True`/`False`.
+fn bool_list<'py>(py: Python<'py>, values: &[bool]) -> PyResult<Bound<'py, PyList>> {
+    // SAFETY: PyList_New returns a new list of `len` NULL slots (or NULL with an exception
+    // set); each slot is filled exactly once with a new reference to True or False, which
+    // PyList_SET_ITEM steals, before the list is handed out.
+    unsafe {
+        let list = ffi::PyList_New(values.len() as ffi::Py_ssize_t);
+        if list.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let (t, f) = (ffi::Py_True(), ffi::Py_False());
+        for (i, &v) in values.iter().enumerate() {
+            let item = if v { t } else { f };
+            ffi::Py_INCREF(item);
+            ffi::PyList_SET_ITEM(list, i as ffi::Py_ssize_t, item);
+        }
+        Ok(Bound::from_owned_ptr(py, list).cast_into_unchecked())
+    }
+}
+
 /// `[a in self for a in addresses]` in one call; a `str` item is parsed as by
 /// `ip_address()` first.
 fn contains_many<'py>(
@@ -968,7 +988,7 @@ fn contains_many<'py>(
             }
         }
         if out.len() == n {
-            return PyList::new(py, out);
+            return bool_list(py, &out);
         }
     }
     let done = out.len();
@@ -1001,7 +1021,7 @@ fn contains_many<'py>(
         out.push(contains(&a, item)?);
         Ok(())
     })?;
-    PyList::new(py, out)
+    bool_list(py, &out)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -80,6 +80,7 @@ def cases(quick: bool) -> list[Case]:
         return Case(
             name=name,
             group="ipaddress",
+            clock="cpu",
             baseline=lambda: list(map(std_fn, texts)),
             candidate=lambda: list(map(fs_fn, texts)),
             ops=len(texts),
@@ -94,6 +95,7 @@ def cases(quick: bool) -> list[Case]:
         Case(
             name="addr in net",
             group="ipaddress",
+            clock="cpu",
             baseline=lambda: _count_in(s_net, s_addrs),
             candidate=lambda: _count_in(f_net, f_addrs),
             ops=len(s_addrs),
@@ -103,6 +105,7 @@ def cases(quick: bool) -> list[Case]:
         Case(
             name="is_private",
             group="ipaddress",
+            clock="cpu",
             baseline=lambda: list(map(attrgetter("is_private"), s_mixed)),
             candidate=lambda: list(map(attrgetter("is_private"), f_mixed)),
             ops=len(s_mixed),
@@ -111,6 +114,7 @@ def cases(quick: bool) -> list[Case]:
         Case(
             name="str(addr)",
             group="ipaddress",
+            clock="cpu",
             baseline=lambda: list(map(str, s_mixed)),
             candidate=lambda: list(map(str, f_mixed)),
             ops=len(s_mixed),
@@ -119,6 +123,7 @@ def cases(quick: bool) -> list[Case]:
         Case(
             name="hash(addr) (dict lookups)",
             group="ipaddress",
+            clock="cpu",
             baseline=lambda: list(map(hash, s_mixed)),
             candidate=lambda: list(map(hash, f_mixed)),
             ops=len(s_mixed),
@@ -127,6 +132,7 @@ def cases(quick: bool) -> list[Case]:
         Case(
             name="sorted(1,000 addresses)",
             group="ipaddress",
+            clock="cpu",
             baseline=lambda: sorted(s_addrs),
             candidate=lambda: sorted(f_addrs),
             ops=len(s_addrs),
@@ -140,6 +146,7 @@ def cases(quick: bool) -> list[Case]:
         Case(
             name="list(hosts()) of a /16",
             group="ipaddress",
+            clock="cpu",
             baseline=lambda: list(s16.hosts()),
             candidate=lambda: list(f16.hosts()),
             ops=65_534,
@@ -154,6 +161,7 @@ def cases(quick: bool) -> list[Case]:
         Case(
             name="floor: list(range(65534)) vs hosts()",
             group="ipaddress",
+            clock="cpu",
             baseline=lambda: list(s16.hosts()),
             candidate=lambda: list(range(big, big + 65_534)),
             ops=65_534,
@@ -173,6 +181,7 @@ def cases(quick: bool) -> list[Case]:
         Case(
             name=f"collapse_addresses({batch_n:,} /32s)",
             group="ipaddress",
+            clock="cpu",
             baseline=lambda: list(std.collapse_addresses(s32)),
             candidate=lambda: list(fs.collapse_addresses(f32)),
             ops=batch_n,
@@ -192,6 +201,7 @@ def cases(quick: bool) -> list[Case]:
             Case(
                 name=f"parse_many({batch_n:,} strings, {label})",
                 group="ipaddress",
+                clock="cpu",
                 baseline=lambda texts=texts: [std.ip_address(t) for t in texts],
                 candidate=lambda texts=texts: fs.parse_many(texts),
                 ops=batch_n,
@@ -207,6 +217,7 @@ def cases(quick: bool) -> list[Case]:
         Case(
             name=f"contains_many({batch_n:,} addresses)",
             group="ipaddress",
+            clock="cpu",
             baseline=lambda: [a in s_big for a in many_addrs_s],
             candidate=lambda: f_big.contains_many(many_addrs_f),
             ops=batch_n,
@@ -218,6 +229,7 @@ def cases(quick: bool) -> list[Case]:
         Case(
             name=f"contains_many({batch_n:,} strings)",
             group="ipaddress",
+            clock="cpu",
             baseline=lambda: [std.ip_address(t) in s_big for t in many_v4],
             candidate=lambda: f_big.contains_many(many_v4),
             ops=batch_n,
