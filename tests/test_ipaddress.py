@@ -75,6 +75,14 @@ def test_class_identity(name: str) -> None:
     assert repr(obj).startswith(f"{name}('")
 
 
+@pytest.mark.parametrize("name", CLASSES)
+def test_class_members_cover_the_stdlibs(name: str) -> None:
+    public = {n for n in dir(getattr(S, name)) if not n.startswith("_")}
+    assert public <= set(dir(getattr(F, name)))
+    obj_public = {n for n in dir(getattr(S, name)(SAMPLES[name][1])) if not n.startswith("_")}
+    assert obj_public <= set(dir(getattr(F, name)(SAMPLES[name][1])))
+
+
 def test_interfaces_are_addresses(impl: Any) -> None:
     assert issubclass(impl.IPv4Interface, impl.IPv4Address)
     assert issubclass(impl.IPv6Interface, impl.IPv6Address)

@@ -1045,7 +1045,9 @@ pub struct IPv4Network {
 
 impl IPv4Network {
     pub fn contains_ip(&self, ip: u32) -> bool {
-        ip & core::netmask(self.prefix, V4_BITS) as u32 == self.net
+        // The network address has no host bits, so comparing the bits above them is enough.
+        let host_bits = u32::from(V4_BITS - self.prefix);
+        ip.checked_shr(host_bits).unwrap_or(0) == self.net.checked_shr(host_bits).unwrap_or(0)
     }
 
     fn ends(&self) -> (u32, u32) {
@@ -1342,7 +1344,8 @@ impl IPv6Network {
     /// `ip in self` for an address value.
     #[inline]
     pub fn contains_ip(&self, ip: u128) -> bool {
-        ip & core::netmask(self.prefix, V6_BITS) == self.net
+        let host_bits = u32::from(V6_BITS - self.prefix);
+        ip.checked_shr(host_bits).unwrap_or(0) == self.net.checked_shr(host_bits).unwrap_or(0)
     }
 
     fn ends(&self) -> (u128, u128) {

@@ -12,7 +12,7 @@
 
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pyo3::exceptions::PySystemError;
 use pyo3::ffi;
@@ -22,18 +22,15 @@ use pyo3::PyTypeInfo;
 use super::iters::AddressIterator;
 use super::objects::{new_addr, IPv4Address, IPv4Network, IPv6Address, IPv6Network};
 
-/// The types (as addresses: heap types PyO3 keeps alive for the interpreter's life) and
-/// the slots PyO3 generated.
-struct Installed {
-    addr4: usize,
-    addr6: usize,
-    net4: usize,
-    net6: usize,
-    net4_contains: ffi::objobjproc,
-    net6_contains: ffi::objobjproc,
-}
-
-static INSTALLED: OnceLock<Installed> = OnceLock::new();
+/// The exact types, as addresses (heap types PyO3 keeps alive for the interpreter's
+/// life), and the slots PyO3 generated; written once by `install` before any instance
+/// exists, read with relaxed loads (plain moves) on every call.
+static ADDR4: AtomicUsize = AtomicUsize::new(0);
+static ADDR6: AtomicUsize = AtomicUsize::new(0);
+static NET4: AtomicUsize = AtomicUsize::new(0);
+static NET6: AtomicUsize = AtomicUsize::new(0);
+static NET4_CONTAINS: AtomicUsize = AtomicUsize::new(0);
+static NET6_CONTAINS: AtomicUsize = AtomicUsize::new(0);
 
 fn type_addr(ob: *mut ffi::PyObject) -> usize {
     // SAFETY: CPython passes live objects to slots; reading the type pointer is a field
@@ -41,11 +38,30 @@ fn type_addr(ob: *mut ffi::PyObject) -> usize {
     unsafe { ffi::Py_TYPE(ob) as usize }
 }
 
-unsafe extern "C" fn net4_contains(slf: *mut ffi::PyObject, other: *mut ffi::PyObject) -> c_int {
-    let Some(s) = INSTALLED.get() else {
+/// Calls the slot PyO3 generated, saved in `cell`.
+///
+/// # Safety
+/// `cell` holds an `objobjproc` stored by `install`, and the arguments are the ones CPython
+/// passed to the replacing slot.
+unsafe fn generated(
+    cell: &AtomicUsize,
+    slf: *mut ffi::PyObject,
+    other: *mut ffi::PyObject,
+) -> c_int {
+    let f = cell.load(Ordering::Relaxed);
+    if f == 0 {
         return -1;
-    };
-    if type_addr(other) == s.addr4 && type_addr(slf) == s.net4 {
+    }
+    // SAFETY: a non-zero value was stored from a valid `objobjproc` (see `install`).
+    let f: ffi::objobjproc = unsafe { std::mem::transmute::<usize, ffi::objobjproc>(f) };
+    // SAFETY: the caller's contract.
+    unsafe { f(slf, other) }
+}
+
+unsafe extern "C" fn net4_contains(slf: *mut ffi::PyObject, other: *mut ffi::PyObject) -> c_int {
+    if type_addr(other) == ADDR4.load(Ordering::Relaxed)
+        && type_addr(slf) == NET4.load(Ordering::Relaxed)
+    {
         // SAFETY: CPython calls sq_contains from an attached thread with two live objects,
         // just checked to be exactly IPv4Network and IPv4Address; borrowing them does not
         // touch their reference counts, and reading frozen fields cannot panic.
@@ -56,15 +72,14 @@ unsafe extern "C" fn net4_contains(slf: *mut ffi::PyObject, other: *mut ffi::PyO
             return c_int::from(net.get().contains_ip(addr.get().ip));
         }
     }
-    // SAFETY: the slot PyO3 generated for this type, with the arguments CPython gave us.
-    unsafe { (s.net4_contains)(slf, other) }
+    // SAFETY: the generated slot, with CPython's arguments.
+    unsafe { generated(&NET4_CONTAINS, slf, other) }
 }
 
 unsafe extern "C" fn net6_contains(slf: *mut ffi::PyObject, other: *mut ffi::PyObject) -> c_int {
-    let Some(s) = INSTALLED.get() else {
-        return -1;
-    };
-    if type_addr(other) == s.addr6 && type_addr(slf) == s.net6 {
+    if type_addr(other) == ADDR6.load(Ordering::Relaxed)
+        && type_addr(slf) == NET6.load(Ordering::Relaxed)
+    {
         // SAFETY: as in `net4_contains`, for IPv6Network and IPv6Address.
         unsafe {
             let py = Python::assume_attached();
@@ -73,8 +88,8 @@ unsafe extern "C" fn net6_contains(slf: *mut ffi::PyObject, other: *mut ffi::PyO
             return c_int::from(net.get().contains_ip(addr.get().ip));
         }
     }
-    // SAFETY: the slot PyO3 generated for this type, with the arguments CPython gave us.
-    unsafe { (s.net6_contains)(slf, other) }
+    // SAFETY: the generated slot, with CPython's arguments.
+    unsafe { generated(&NET6_CONTAINS, slf, other) }
 }
 
 unsafe extern "C" fn address_next(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
@@ -109,33 +124,33 @@ unsafe extern "C" fn address_next(slf: *mut ffi::PyObject) -> *mut ffi::PyObject
 
 /// Installs the slots; called once when the module is initialised, after the types exist.
 pub fn install(py: Python<'_>) -> PyResult<()> {
+    if NET4.load(Ordering::Relaxed) != 0 {
+        // A second initialisation (sub-interpreter): the first one's slots stay.
+        return Ok(());
+    }
     let net4 = IPv4Network::type_object_raw(py);
     let net6 = IPv6Network::type_object_raw(py);
     let iter = AddressIterator::type_object_raw(py);
     let missing = || PySystemError::new_err("ipaddress: a PyO3 slot is missing");
     // SAFETY: the three are heap types PyO3 just created from specs, the networks each with
     // its own `as_sequence` struct inside its PyHeapTypeObject and sq_contains set (the
-    // classes define __contains__); the iterator's own next never delegates. Reading and replacing a slot of a
-    // heap type before any instance exists, then PyType_Modified, is how CPython itself
-    // updates slots; subclasses made later inherit the new pointer.
+    // classes define __contains__); the iterator's own next never delegates. Reading and
+    // replacing a slot of a heap type before any instance exists, then PyType_Modified, is
+    // how CPython itself updates slots; subclasses made later inherit the new pointer.
     unsafe {
         let seq4 = (*net4).tp_as_sequence;
         let seq6 = (*net6).tp_as_sequence;
         if seq4.is_null() || seq6.is_null() {
             return Err(missing());
         }
-        let installed = Installed {
-            addr4: IPv4Address::type_object_raw(py) as usize,
-            addr6: IPv6Address::type_object_raw(py) as usize,
-            net4: net4 as usize,
-            net6: net6 as usize,
-            net4_contains: (*seq4).sq_contains.ok_or_else(missing)?,
-            net6_contains: (*seq6).sq_contains.ok_or_else(missing)?,
-        };
-        if INSTALLED.set(installed).is_err() {
-            // A second initialisation (sub-interpreter): the first one's slots stay.
-            return Ok(());
-        }
+        let c4 = (*seq4).sq_contains.ok_or_else(missing)?;
+        let c6 = (*seq6).sq_contains.ok_or_else(missing)?;
+        NET4_CONTAINS.store(c4 as usize, Ordering::Relaxed);
+        NET6_CONTAINS.store(c6 as usize, Ordering::Relaxed);
+        ADDR4.store(IPv4Address::type_object_raw(py) as usize, Ordering::Relaxed);
+        ADDR6.store(IPv6Address::type_object_raw(py) as usize, Ordering::Relaxed);
+        NET6.store(net6 as usize, Ordering::Relaxed);
+        NET4.store(net4 as usize, Ordering::Relaxed);
         (*seq4).sq_contains = Some(net4_contains);
         (*seq6).sq_contains = Some(net6_contains);
         (*iter).tp_iternext = Some(address_next);
