@@ -17,5 +17,5 @@ args = parser.parse_args()
 hostname, aliases, addresses = socket.gethostbyaddr(args.address)
 
 print("Hostname :", hostname)
-print("Aliases :", aliases)
+print("Aliases  :", aliases)
 print("Addresses:", addresses)

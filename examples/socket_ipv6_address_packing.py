@@ -13,5 +13,5 @@ string_address = "2002:ac10:10a:1234:21e:52ff:fe74:40e"
 packed = socket.inet_pton(socket.AF_INET6, string_address)
 
 print("Original:", string_address)
-print("Packed :", binascii.hexlify(packed))
+print("Packed  :", binascii.hexlify(packed))
 print("Unpacked:", socket.inet_ntop(socket.AF_INET6, packed))

@@ -2,7 +2,8 @@
 
 The expected output is computed here with the stdlib on this machine (its resolver, its
 /etc/services), so the checks hold offline and on any host; the fixed parts (the seed's
-formats, the packed addresses) are spelled out literally.
+formats, the packed addresses) are spelled out literally. The seeds' text collapses runs of
+spaces; the formats here are the original programs' (PyMOTW aligns its labels).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def test_gethostbyname_ex(impl: str) -> None:
     expected: list[str] = []
     for host in (HOST, "localhost"):
         name, aliases, addresses = socket.gethostbyname_ex(host)
-        expected += [host, f" Hostname: {name}", f" Aliases : {aliases}"]
+        expected += [host, f"  Hostname: {name}", f"  Aliases : {aliases}"]
         expected += [f" Addresses: {addresses}", ""]
     assert "127.0.0.1" in socket.gethostbyname_ex("localhost")[2]
     expected += ["nosuchname", f"ERROR: {_error(socket.gethostbyname_ex, 'nosuchname')}", ""]
@@ -65,7 +66,7 @@ def test_gethostbyaddr(impl: str) -> None:
     assert addresses == ["127.0.0.1"]
     check_lines(
         run("socket_gethostbyaddr", impl=impl),
-        [f"Hostname : {hostname}", f"Aliases : {aliases}", "Addresses: ['127.0.0.1']"],
+        [f"Hostname : {hostname}", f"Aliases  : {aliases}", "Addresses: ['127.0.0.1']"],
     )
 
 
@@ -100,9 +101,9 @@ def _names(prefix: str) -> dict[int, str]:
 
 def _addrinfo_block(family: int, socktype: int, proto: int, canon: str, sa: tuple) -> list[str]:
     return [
-        f"Family : {_names('AF_')[family]}",
-        f"Type : {_names('SOCK_')[socktype]}",
-        f"Protocol : {_names('IPPROTO_')[proto]}",
+        f"Family        : {_names('AF_')[family]}",
+        f"Type          : {_names('SOCK_')[socktype]}",
+        f"Protocol      : {_names('IPPROTO_')[proto]}",
         f"Canonical name: {canon}",
         f"Socket address: {sa}",
         "",
@@ -120,9 +121,9 @@ def test_getaddrinfo_extra_args(impl: str) -> None:
     check_lines(
         run("socket_getaddrinfo_extra_args", impl=impl),
         [
-            "Family : AF_INET",
-            "Type : SOCK_STREAM",
-            "Protocol : IPPROTO_TCP",
+            "Family        : AF_INET",
+            "Type          : SOCK_STREAM",
+            "Protocol      : IPPROTO_TCP",
             "Canonical name: localhost",
             "Socket address: ('127.0.0.1', 80)",
             "",
@@ -135,11 +136,11 @@ def test_address_packing(impl: str) -> None:
         run("socket_address_packing", impl=impl),
         [
             "Original: 192.168.1.1",
-            "Packed : b'c0a80101'",
+            "Packed  : b'c0a80101'",
             "Unpacked: 192.168.1.1",
             "",
             "Original: 127.0.0.1",
-            "Packed : b'7f000001'",
+            "Packed  : b'7f000001'",
             "Unpacked: 127.0.0.1",
             "",
         ],
@@ -151,7 +152,7 @@ def test_ipv6_address_packing(impl: str) -> None:
         run("socket_ipv6_address_packing", impl=impl),
         [
             "Original: 2002:ac10:10a:1234:21e:52ff:fe74:40e",
-            "Packed : b'2002ac10010a1234021e52fffe74040e'",
+            "Packed  : b'2002ac10010a1234021e52fffe74040e'",
             "Unpacked: 2002:ac10:10a:1234:21e:52ff:fe74:40e",
         ],
     )
