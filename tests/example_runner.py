@@ -184,6 +184,21 @@ class Running:
             f"(exit status {self.proc.poll()})\n--- stdout\n{self.output}--- stderr\n{self.errors}"
         )
 
+    def wait_listening(self, port: int, timeout: float = READY_TIMEOUT) -> None:
+        """Waits until some socket listens on TCP ``port`` (IPv4 or IPv6), for servers that
+        print nothing before ``accept()``: connecting to probe them would use up the one
+        connection they serve. Polls the kernel's table (``/proc/net/tcp*``), bounded."""
+        deadline = time.monotonic() + timeout
+        while not _tcp_listening(port):
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"{self.cmd[-1]!r} exited ({self.proc.returncode}) before listening on "
+                    f"{port}\n--- stdout\n{self.output}--- stderr\n{self.errors}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nothing listening on port {port} after {timeout}s")
+            time.sleep(0.02)
+
     def _readers_alive(self) -> bool:
         return any(t.is_alive() for t in self._readers)
 
@@ -224,18 +239,34 @@ def running(
     *args: str,
     impl: str = "ferrosock",
     ready: str | None = None,
+    listening: int | None = None,
     cwd: Path | None = None,
     stdin: bool = False,
     as_nobody: bool = False,
 ) -> Iterator[Running]:
-    """Starts an example, waits for ``ready`` (a regex) in its output, and kills it on exit."""
+    """Starts an example, waits for ``ready`` (a regex) in its output and/or for a listener
+    on TCP port ``listening``, and kills it on exit."""
     proc = Running(command(name, *args, impl=impl, as_nobody=as_nobody), cwd, stdin)
     try:
         if ready is not None:
             proc.wait_for(ready)
+        if listening is not None:
+            proc.wait_listening(listening)
         yield proc
     finally:
         proc.stop()
+
+
+def _tcp_listening(port: int) -> bool:
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                # local_address is HEX_ADDR:HEX_PORT; state 0A is TCP_LISTEN
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+                    return True
+    return False
 
 
 def free_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
