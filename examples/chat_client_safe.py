@@ -2,7 +2,7 @@
 
 Seed 004 ("Python 套接字编程完整指南", Chinese), section 具有基本错误处理的客户端示例.
 At the end of input (no "close" typed), input() raises EOFError, which this client reports
-as "Error: " and then closes the connection, as the seed does.
+("Error: EOF when reading a line") before closing the connection, as the seed does.
 Run: python examples/chat_client_safe.py [--port 8000]
 """
 
