@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import os
+import pty
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -32,8 +35,8 @@ EXAMPLES = ROOT / "examples"
 IMPLS = ("ferrosock", "stdlib")
 
 # Makes `import ferrosock as socket`, `from ferrosock import struct` (and socketserver,
-# ipaddress) resolve to the stdlib, then runs the example file as __main__.
-_STDLIB_SHIM = """\
+# ipaddress) resolve to the stdlib modules.
+_STDLIB_SETUP = """\
 import importlib, runpy, socket, sys, types
 fake = types.ModuleType("ferrosock")
 fake.__dict__.update({k: v for k, v in vars(socket).items() if not k.startswith("__")})
@@ -44,20 +47,22 @@ for name in ("struct", "socketserver", "ipaddress"):
     setattr(fake, name, mod)
     sys.modules["ferrosock." + name] = mod
 sys.modules["ferrosock"] = fake
-sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
-# Replaces the process's identity with `nobody` after the interpreter and the example's
-# imports are loaded (the interpreter lives under /root, which `nobody` cannot read), then
-# runs the example: the "client without access" of the Unix-domain permission example.
-_AS_NOBODY_SHIM = """\
-import argparse, os, pwd, runpy, sys
-import ferrosock
+# Replaces the process's identity with `nobody` once the interpreter and the examples'
+# imports are loaded (the interpreter lives under /root, which `nobody` cannot read): the
+# "client without access" of the Unix-domain permission example.
+_DROP_PRIVILEGES = """\
+import argparse, locale, os, pkgutil, pwd, runpy  # loaded before the switch, and
+argparse.ArgumentParser().parse_args([])  # argparse's lazy imports too
 nobody = pwd.getpwnam("nobody")
 os.setgroups([])
 os.setgid(nobody.pw_gid)
 os.setuid(nobody.pw_uid)
+"""
+
+_RUN = """\
+import runpy, sys
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
@@ -68,25 +73,31 @@ PROCESS_TIMEOUT = 20.0
 READY_TIMEOUT = 10.0
 
 
-def env() -> dict[str, str]:
+def env(tty: bool = False) -> dict[str, str]:
     e = dict(os.environ)
-    e["PYTHONUNBUFFERED"] = "1"
+    if tty:
+        e.pop("PYTHONUNBUFFERED", None)
+    else:
+        e["PYTHONUNBUFFERED"] = "1"
     e["PYTHONIOENCODING"] = "utf-8"
     e.pop("PYTHONSTARTUP", None)
     return e
 
 
-def command(name: str, *args: str, impl: str = "ferrosock", as_nobody: bool = False) -> list[str]:
+def command(
+    name: str, *args: str, impl: str = "ferrosock", as_nobody: bool = False, tty: bool = False
+) -> list[str]:
     """The command line that runs ``examples/NAME.py ARGS`` on ``impl``."""
     path = str(EXAMPLES / f"{name}.py")
     assert Path(path).is_file(), path
+    assert impl in IMPLS, impl
+    python = [sys.executable] if tty else [sys.executable, "-u"]
+    if impl == "ferrosock" and not as_nobody:
+        return [*python, path, *args]
+    code = _STDLIB_SETUP if impl == "stdlib" else "import ferrosock\n"
     if as_nobody:
-        assert impl == "ferrosock"
-        return [sys.executable, "-u", "-c", _AS_NOBODY_SHIM, path, *args]
-    if impl == "ferrosock":
-        return [sys.executable, "-u", path, *args]
-    assert impl == "stdlib", impl
-    return [sys.executable, "-u", "-c", _STDLIB_SHIM, path, *args]
+        code += _DROP_PRIVILEGES
+    return [*python, "-c", code + _RUN, path, *args]
 
 
 def run(
@@ -97,9 +108,22 @@ def run(
     cwd: Path | None = None,
     returncode: int = 0,
     as_nobody: bool = False,
+    tty: bool = False,
     timeout: float = PROCESS_TIMEOUT,
 ) -> str:
-    """Runs an example to completion; checks its exit status and returns its stdout."""
+    """Runs an example to completion; checks its exit status and returns its stdout.
+
+    ``tty=True`` gives it a terminal for stdout, as when a user runs it: Python then writes
+    each printed line with one write(), so lines from several processes do not interleave
+    (unbuffered, print() writes the text and the newline separately)."""
+    if tty:
+        assert stdin_text is None
+        return _run_on_tty(
+            command(name, *args, impl=impl, as_nobody=as_nobody, tty=True),
+            cwd or ROOT,
+            returncode,
+            timeout,
+        )
     proc = subprocess.run(
         command(name, *args, impl=impl, as_nobody=as_nobody),
         input=stdin_text,
@@ -118,6 +142,53 @@ def run(
     if returncode == 0:
         assert proc.stderr == "", f"{name} wrote to stderr:\n{proc.stderr}"
     return proc.stdout
+
+
+def _run_on_tty(cmd: list[str], cwd: Path, returncode: int, timeout: float) -> str:
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=slave,
+            stderr=subprocess.PIPE,
+            env=env(tty=True),
+            cwd=cwd,
+        )
+        os.close(slave)
+        slave = -1
+        out = bytearray()
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                proc.kill()
+                raise AssertionError(f"{cmd[-1]!r} still running after {timeout}s: {out!r}")
+            ready, _, _ = select.select([master], [], [], left)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError as e:  # EIO: every process holding the terminal has closed it
+                if e.errno != errno.EIO:
+                    raise
+                break
+            if not chunk:
+                break
+            out += chunk
+        err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+        rc = proc.wait(timeout)
+        if proc.stderr:
+            proc.stderr.close()
+    finally:
+        os.close(master)
+        if slave != -1:
+            os.close(slave)
+    text = out.decode("utf-8").replace("\r\n", "\n")  # the terminal's ONLCR
+    assert rc == returncode, f"exited {rc}, expected {returncode}\n{text}--- stderr\n{err}"
+    if returncode == 0:
+        assert err == "", f"wrote to stderr:\n{err}"
+    return text
 
 
 class Running:
