@@ -124,24 +124,26 @@ def run(
             returncode,
             timeout,
         )
+    # Bytes, decoded here: text mode would also translate "\r\n" and "\r", which some
+    # examples print as received.
     proc = subprocess.run(
         command(name, *args, impl=impl, as_nobody=as_nobody),
-        input=stdin_text,
+        input=None if stdin_text is None else stdin_text.encode("utf-8"),
         stdin=None if stdin_text is not None else subprocess.DEVNULL,
         capture_output=True,
-        text=True,
-        encoding="utf-8",
         env=env(),
         cwd=cwd or ROOT,
         timeout=timeout,
     )
+    out = proc.stdout.decode("utf-8")
+    err = proc.stderr.decode("utf-8", "replace")
     assert proc.returncode == returncode, (
         f"{name} {args} exited {proc.returncode}, expected {returncode}\n"
-        f"--- stdout\n{proc.stdout}--- stderr\n{proc.stderr}"
+        f"--- stdout\n{out}--- stderr\n{err}"
     )
     if returncode == 0:
-        assert proc.stderr == "", f"{name} wrote to stderr:\n{proc.stderr}"
-    return proc.stdout
+        assert err == "", f"{name} wrote to stderr:\n{err}"
+    return out
 
 
 def _run_on_tty(cmd: list[str], cwd: Path, returncode: int, timeout: float) -> str:
