@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import errno
+import importlib
 import os
 import pty
 import re
@@ -110,12 +111,14 @@ def run(
     as_nobody: bool = False,
     tty: bool = False,
     timeout: float = PROCESS_TIMEOUT,
+    stderr_sink: list[str] | None = None,
 ) -> str:
     """Runs an example to completion; checks its exit status and returns its stdout.
 
     ``tty=True`` gives it a terminal for stdout, as when a user runs it: Python then writes
     each printed line with one write(), so lines from several processes do not interleave
-    (unbuffered, print() writes the text and the newline separately)."""
+    (unbuffered, print() writes the text and the newline separately).
+    ``stderr_sink``, a list, receives what the example wrote to stderr."""
     if tty:
         assert stdin_text is None
         return _run_on_tty(
@@ -137,6 +140,8 @@ def run(
     )
     out = proc.stdout.decode("utf-8")
     err = proc.stderr.decode("utf-8", "replace")
+    if stderr_sink is not None:
+        stderr_sink.append(err)
     assert proc.returncode == returncode, (
         f"{name} {args} exited {proc.returncode}, expected {returncode}\n"
         f"--- stdout\n{out}--- stderr\n{err}"
@@ -384,3 +389,14 @@ def no_fd_leak() -> Iterator[None]:
     yield
     after = fd_count()
     assert after <= before, f"{after - before} file descriptors leaked"
+
+
+def require_ferrosock_module(impl: str, module: str, issue: int) -> None:
+    """Skips the ferrosock run of an example whose ferrosock module has not landed yet (the
+    stdlib run still checks the example and the test); once it lands, the test runs."""
+    if impl != "ferrosock":
+        return
+    try:
+        importlib.import_module(f"ferrosock.{module}")
+    except ImportError as e:
+        pytest.skip(f"ferrosock.{module} is not available yet (issue {issue}): {e}")
