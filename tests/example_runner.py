@@ -383,12 +383,13 @@ def fd_count() -> int:
 
 
 @pytest.fixture(autouse=True)
-def no_fd_leak() -> Iterator[None]:
-    """The test process (pipes to the examples, probe sockets) leaks no descriptor."""
-    before = fd_count()
+def no_leaks() -> Iterator[None]:
+    """The test process leaks no descriptor (pipes to the examples, sockets of the test's own
+    peers) and no thread (output readers, in-test servers)."""
+    fds, threads = fd_count(), threading.active_count()
     yield
-    after = fd_count()
-    assert after <= before, f"{after - before} file descriptors leaked"
+    assert fd_count() <= fds, f"{fd_count() - fds} file descriptors leaked"
+    assert threading.active_count() <= threads, f"{threading.active_count() - threads} threads left"
 
 
 def require_ferrosock_module(impl: str, module: str, issue: int) -> None:

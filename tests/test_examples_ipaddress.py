@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 from example_runner import IMPLS, check_lines, require_ferrosock_module, run
-from example_runner import no_fd_leak as no_fd_leak
+from example_runner import no_leaks as no_leaks
 
 pytestmark = pytest.mark.parametrize("impl", IMPLS)
 

@@ -12,7 +12,7 @@ import socket
 
 import pytest
 from example_runner import IMPLS, check_lines, run
-from example_runner import no_fd_leak as no_fd_leak
+from example_runner import no_leaks as no_leaks
 
 pytestmark = pytest.mark.parametrize("impl", IMPLS)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from example_runner import IMPLS, check_lines, free_port, run, running
-from example_runner import no_fd_leak as no_fd_leak
+from example_runner import no_leaks as no_leaks
 
 pytestmark = pytest.mark.parametrize("impl", IMPLS)
 

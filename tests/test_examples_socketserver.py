@@ -31,7 +31,7 @@ from example_runner import (
     run,
     running,
 )
-from example_runner import no_fd_leak as no_fd_leak
+from example_runner import no_leaks as no_leaks
 
 GREETING = "客户端:loser,我要给你发送文件了,准备好了吗?".encode()
 READY = "来自服务端的回复:我是loser,我准备好了,请发吧"

@@ -11,7 +11,7 @@ import time
 
 import pytest
 from example_runner import IMPLS, check_lines, free_port, require_ferrosock_module, run, running
-from example_runner import no_fd_leak as no_fd_leak
+from example_runner import no_leaks as no_leaks
 
 pytestmark = pytest.mark.parametrize("impl", IMPLS)
 
