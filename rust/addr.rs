@@ -7,9 +7,9 @@
 use pyo3::exceptions::{PyOSError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyInt, PyList, PyString};
+use pyo3::types::{PyBytes, PyList, PyString};
 
-use crate::buffer::ByteView;
+use crate::buffer::{ascii_str, str_bytes, ByteView};
 use crate::errors::{arg_type_error, os_error_from_errno, type_name, with_context};
 
 const AF_INET: i32 = libc::AF_INET;
@@ -23,7 +23,10 @@ const AF_INET6: i32 = libc::AF_INET6;
 /// (`0x` hex, leading `0` octal, else decimal); the last part fills the remaining bytes
 /// (`127.1` is 127.0.0.1). Parsing stops at the first ASCII whitespace character, and
 /// whatever follows it is ignored (`"1.2.3.4 junk"` is accepted).
-pub fn parse_inet_aton(s: &[u8]) -> Option<[u8; 4]> {
+///
+/// Returns the address and how many bytes it took (less than `s.len()` when a whitespace
+/// character ended it).
+pub fn parse_inet_aton_prefix(s: &[u8]) -> Option<([u8; 4], usize)> {
     const MAX_LAST: [u64; 4] = [0xffff_ffff, 0x00ff_ffff, 0xffff, 0xff];
     let mut parts = [0u8; 4];
     let mut nparts = 0usize;
@@ -57,7 +60,7 @@ pub fn parse_inet_aton(s: &[u8]) -> Option<[u8; 4]> {
         return None;
     }
     let word = u32::from_be_bytes(parts) | (val as u32);
-    Some(word.to_be_bytes())
+    Some((word.to_be_bytes(), i))
 }
 
 /// `isspace` in the C locale.
@@ -65,70 +68,108 @@ fn is_c_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
-/// `strtoul(s, &end, 0)` for a string that starts with a digit: returns the value (None on
-/// overflow past 32 bits, where glibc's caller rejects it anyway) and the bytes consumed.
-/// `"0x"` not followed by a hex digit parses as `0`, leaving the `x` unconsumed, as in C.
+/// `strtoul(s, &end, 0)` for a string that starts with a digit: returns the value (None
+/// past 32 bits, which glibc's caller rejects anyway) and the bytes consumed. `"0x"` not
+/// followed by a hex digit parses as `0`, leaving the `x` unconsumed, as in C.
 fn strtoul_base0(s: &[u8]) -> (Option<u64>, usize) {
-    let (radix, start) =
-        if s.len() >= 3 && s[0] == b'0' && (s[1] | 0x20) == b'x' && s[2].is_ascii_hexdigit() {
-            (16u64, 2usize)
-        } else if s[0] == b'0' {
-            (8, 0)
-        } else {
-            (10, 0)
-        };
-    let mut val: Option<u64> = Some(0);
-    let mut i = start;
-    while let Some(&c) = s.get(i) {
-        let d = match (c as char).to_digit(radix as u32) {
-            Some(d) => u64::from(d),
-            None => break,
-        };
-        val = val
-            .and_then(|v| v.checked_mul(radix))
-            .and_then(|v| v.checked_add(d))
-            .filter(|v| *v <= 0xffff_ffff);
-        i += 1;
+    // Accumulate in u64 and saturate just above u32::MAX: no overflow checks per digit.
+    const CAP: u64 = 1 << 33;
+    let mut v: u64 = 0;
+    let mut i;
+    if s[0] != b'0' {
+        i = 0;
+        while let Some(&c) = s.get(i) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            v = (v * 10 + u64::from(d)).min(CAP);
+            i += 1;
+        }
+    } else if s.len() >= 3 && (s[1] | 0x20) == b'x' && s[2].is_ascii_hexdigit() {
+        i = 2;
+        while let Some(&c) = s.get(i) {
+            let d = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                b'A'..=b'F' => c - b'A' + 10,
+                _ => break,
+            };
+            v = ((v << 4) | u64::from(d)).min(CAP);
+            i += 1;
+        }
+    } else {
+        i = 0;
+        while let Some(&c) = s.get(i) {
+            let d = c.wrapping_sub(b'0');
+            if d > 7 {
+                break;
+            }
+            v = ((v << 3) | u64::from(d)).min(CAP);
+            i += 1;
+        }
     }
-    (val, i)
+    ((v <= 0xffff_ffff).then_some(v), i)
 }
 
 /// glibc `inet_pton(AF_INET)`: exactly four decimal parts, each at most 255, without
 /// leading zeros, and nothing else.
 pub fn parse_inet_pton4(s: &[u8]) -> Option<[u8; 4]> {
+    // Part by part rather than byte by byte: at most three digits each, so no running
+    // overflow check is needed and the common case takes few branches.
+    let digit = |i: usize| -> Option<u8> {
+        let d = s.get(i)?.wrapping_sub(b'0');
+        (d < 10).then_some(d)
+    };
     let mut out = [0u8; 4];
-    let mut octets = 0usize;
-    let mut saw_digit = false;
-    let mut cur: u32 = 0;
-    for &c in s {
-        if c.is_ascii_digit() {
-            if saw_digit && cur == 0 {
+    let mut i = 0usize;
+    for (k, octet) in out.iter_mut().enumerate() {
+        if k > 0 {
+            if s.get(i) != Some(&b'.') {
                 return None;
             }
-            cur = cur * 10 + u32::from(c - b'0');
-            if cur > 255 {
+            i += 1;
+        }
+        let d0 = digit(i)?;
+        i += 1;
+        let mut v = u32::from(d0);
+        if let Some(d1) = digit(i) {
+            if d0 == 0 {
                 return None;
             }
-            if !saw_digit {
-                octets += 1;
-                if octets > 4 {
+            v = v * 10 + u32::from(d1);
+            i += 1;
+            if let Some(d2) = digit(i) {
+                v = v * 10 + u32::from(d2);
+                i += 1;
+                if v > 255 || digit(i).is_some() {
                     return None;
                 }
-                saw_digit = true;
             }
-            out[octets - 1] = cur as u8;
-        } else if c == b'.' && saw_digit {
-            if octets == 4 {
-                return None;
-            }
-            cur = 0;
-            saw_digit = false;
-        } else {
-            return None;
         }
+        *octet = v as u8;
     }
-    (octets == 4 && saw_digit).then_some(out)
+    (i == s.len()).then_some(out)
 }
+
+const NOT_HEX: u8 = 0xff;
+
+/// Hex digit values by byte, `NOT_HEX` for the rest: one load instead of three range tests.
+static HEX_VALUE: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// glibc `inet_pton(AF_INET6)`: up to eight groups of at most four hex digits, one `::`,
 /// and an optional trailing dotted-quad IPv4 part.
@@ -137,67 +178,60 @@ pub fn parse_inet_pton6(s: &[u8]) -> Option<[u8; 16]> {
     let mut tp = 0usize;
     let mut colonp: Option<usize> = None;
     let mut i = 0usize;
-    if s.is_empty() {
-        return None;
+    match s {
+        [] => return None,
+        [b':', b':', ..] => i = 1,
+        [b':', ..] => return None,
+        _ => {}
     }
-    if s[0] == b':' {
-        if s.get(1) != Some(&b':') {
-            return None;
-        }
-        i = 1;
-    }
-    let mut curtok = i;
-    let mut xdigits = 0usize;
-    let mut val: u32 = 0;
-    while i < s.len() {
-        let c = s[i];
-        i += 1;
-        if let Some(d) = (c as char).to_digit(16) {
-            if xdigits == 4 {
-                return None;
-            }
-            val = (val << 4) | d;
-            xdigits += 1;
-            continue;
-        }
-        if c == b':' {
-            curtok = i;
-            if xdigits == 0 {
-                if colonp.is_some() {
-                    return None;
-                }
-                colonp = Some(tp);
-                continue;
-            } else if i == s.len() {
-                return None;
-            }
-            if tp + 2 > 16 {
-                return None;
-            }
-            out[tp] = (val >> 8) as u8;
-            out[tp + 1] = val as u8;
-            tp += 2;
-            xdigits = 0;
-            val = 0;
-            continue;
-        }
-        if c == b'.' && tp + 4 <= 16 {
-            if let Some(v4) = parse_inet_pton4(&s[curtok..]) {
-                out[tp..tp + 4].copy_from_slice(&v4);
-                tp += 4;
-                xdigits = 0;
+    // One group per turn: its hex digits, then the byte that ended them.
+    loop {
+        let curtok = i;
+        let mut val: u16 = 0;
+        let mut ndigits = 0usize;
+        while let Some(&c) = s.get(i) {
+            let d = HEX_VALUE[c as usize];
+            if d == NOT_HEX {
                 break;
             }
+            if ndigits == 4 {
+                return None;
+            }
+            val = (val << 4) | u16::from(d);
+            ndigits += 1;
+            i += 1;
         }
-        return None;
-    }
-    if xdigits > 0 {
-        if tp + 2 > 16 {
-            return None;
+        match s.get(i) {
+            None => {
+                if ndigits > 0 {
+                    out.get_mut(tp..tp + 2)?.copy_from_slice(&val.to_be_bytes());
+                    tp += 2;
+                }
+                break;
+            }
+            Some(b':') => {
+                i += 1;
+                if ndigits == 0 {
+                    if colonp.is_some() {
+                        return None;
+                    }
+                    colonp = Some(tp);
+                    continue;
+                }
+                if i == s.len() {
+                    return None;
+                }
+                out.get_mut(tp..tp + 2)?.copy_from_slice(&val.to_be_bytes());
+                tp += 2;
+            }
+            Some(b'.') if tp + 4 <= 16 => {
+                let v4 = parse_inet_pton4(&s[curtok..])?;
+                out[tp..tp + 4].copy_from_slice(&v4);
+                tp += 4;
+                break;
+            }
+            Some(_) => return None,
         }
-        out[tp] = (val >> 8) as u8;
-        out[tp + 1] = val as u8;
-        tp += 2;
     }
     if let Some(cp) = colonp {
         if tp == 16 {
@@ -312,39 +346,33 @@ pub fn format_ipv6(a: &[u8; 16], out: &mut String) {
 // Python layer
 // ---------------------------------------------------------------------------------------
 
-/// The UTF-8 bytes of a `str` argument, as the `s` format of `PyArg_ParseTuple` gives them:
-/// a `TypeError` for other types and a `ValueError` for an embedded NUL.
+/// The UTF-8 bytes of a `str` argument, as the `s` format of `PyArg_ParseTuple` gives them
+/// (a `TypeError` for other types). The embedded-NUL `ValueError` of that format is raised
+/// by [`nul_error_or`], which callers run only when parsing did not accept the whole
+/// string: the parsers accept no NUL, so a fully accepted string has none.
 fn c_string_arg<'a>(obj: &'a Bound<'_, PyAny>, func: &str, pos: usize) -> PyResult<&'a [u8]> {
     let s = obj
         .cast::<PyString>()
         .map_err(|_| arg_type_error(func, pos, "str", obj))?;
-    let mut size: ffi::Py_ssize_t = 0;
-    // SAFETY: `s` is a live str; PyUnicode_AsUTF8AndSize returns a pointer to its cached UTF-8
-    // form (owned by the str object, valid as long as the object, which the caller's borrow
-    // outlives) or NULL with an exception set (lone surrogates).
-    let ptr = unsafe { ffi::PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
-    if ptr.is_null() {
-        return Err(PyErr::fetch(obj.py()));
+    str_bytes(s)
+}
+
+/// `ValueError("embedded null character")` if `s` has a NUL (CPython checks that before
+/// parsing, so it wins over a parse error), else `err`.
+fn nul_error_or(s: &[u8], err: PyErr) -> PyErr {
+    if s.contains(&0) {
+        PyValueError::new_err("embedded null character")
+    } else {
+        err
     }
-    // SAFETY: on success `ptr` points to `size` initialised bytes owned by the str.
-    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), size as usize) };
-    if bytes.contains(&0) {
-        return Err(PyValueError::new_err("embedded null character"));
-    }
-    Ok(bytes)
 }
 
 /// The bytes of a bytes-like argument (`y*`), without the buffer protocol for `bytes`.
-fn with_bytes_arg<R>(
-    obj: &Bound<'_, PyAny>,
-    func: &str,
-    pos: usize,
-    f: impl FnOnce(&[u8]) -> PyResult<R>,
-) -> PyResult<R> {
+fn with_bytes_arg<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> PyResult<R>) -> PyResult<R> {
     if let Ok(b) = obj.cast::<PyBytes>() {
         return f(b.as_bytes());
     }
-    let view = ByteView::readable(obj, func, pos)?;
+    let view = ByteView::readable(obj)?;
     f(view.as_slice())
 }
 
@@ -378,12 +406,28 @@ fn c_int_arg(obj: &Bound<'_, PyAny>) -> PyResult<i32> {
     Ok(v as i32)
 }
 
-fn aton_error() -> PyErr {
-    PyOSError::new_err("illegal IP address string passed to inet_aton")
+/// `inet_aton` of a `str` argument's bytes, with CPython's error precedence.
+fn aton_checked(s: &[u8]) -> PyResult<[u8; 4]> {
+    // Plain dotted decimal (what nearly every caller passes) means the same to both parsers,
+    // and inet_pton's is the cheaper one.
+    if let Some(a) = parse_inet_pton4(s) {
+        return Ok(a);
+    }
+    match parse_inet_aton_prefix(s) {
+        // Whatever follows the terminating whitespace was not looked at: it may hold a NUL.
+        Some((a, used)) if used == s.len() || !s[used..].contains(&0) => Ok(a),
+        _ => Err(nul_error_or(
+            s,
+            PyOSError::new_err("illegal IP address string passed to inet_aton"),
+        )),
+    }
 }
 
-fn pton_error() -> PyErr {
-    PyOSError::new_err("illegal IP address string passed to inet_pton")
+fn pton_error(s: &[u8]) -> PyErr {
+    nul_error_or(
+        s,
+        PyOSError::new_err("illegal IP address string passed to inet_pton"),
+    )
 }
 
 /// Mirrors `socket.inet_aton(ip_string)`.
@@ -391,7 +435,7 @@ fn pton_error() -> PyErr {
 #[pyo3(signature = (ip_string, /))]
 fn inet_aton<'py>(ip_string: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let s = c_string_arg(ip_string, "inet_aton", 1)?;
-    let packed = parse_inet_aton(s).ok_or_else(aton_error)?;
+    let packed = aton_checked(s)?;
     Ok(PyBytes::new(ip_string.py(), &packed))
 }
 
@@ -400,22 +444,22 @@ fn inet_aton<'py>(ip_string: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>
 #[pyo3(signature = (packed_ip, /))]
 fn inet_ntoa<'py>(packed_ip: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
     let py = packed_ip.py();
-    with_bytes_arg(packed_ip, "inet_ntoa", 1, |b| {
+    with_bytes_arg(packed_ip, |b| {
         let a: [u8; 4] = b
             .try_into()
             .map_err(|_| PyOSError::new_err("packed IP wrong length for inet_ntoa"))?;
         let mut s = String::with_capacity(15);
         format_ipv4(&a, &mut s);
-        Ok(PyString::new(py, &s))
+        ascii_str(py, s.as_bytes())
     })
 }
 
 /// Parses one `inet_pton` string for an already validated family into `out`.
 fn pton_into(af: i32, s: &[u8], out: &mut Vec<u8>) -> PyResult<()> {
     if af == AF_INET {
-        out.extend_from_slice(&parse_inet_pton4(s).ok_or_else(pton_error)?);
+        out.extend_from_slice(&parse_inet_pton4(s).ok_or_else(|| pton_error(s))?);
     } else {
-        out.extend_from_slice(&parse_inet_pton6(s).ok_or_else(pton_error)?);
+        out.extend_from_slice(&parse_inet_pton6(s).ok_or_else(|| pton_error(s))?);
     }
     Ok(())
 }
@@ -437,7 +481,7 @@ fn inet_pton<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let af = c_int_arg(address_family)?;
     let s = c_string_arg(ip_string, "inet_pton", 2)?;
-    check_pton_family(af)?;
+    check_pton_family(af).map_err(|e| nul_error_or(s, e))?;
     let mut out = Vec::with_capacity(16);
     pton_into(af, s, &mut out)?;
     Ok(PyBytes::new(ip_string.py(), &out))
@@ -471,7 +515,7 @@ fn inet_ntop<'py>(
 ) -> PyResult<Bound<'py, PyString>> {
     let py = packed_ip.py();
     let af = c_int_arg(address_family)?;
-    with_bytes_arg(packed_ip, "inet_ntop", 2, |b| {
+    with_bytes_arg(packed_ip, |b| {
         let size = ntop_size(af)?;
         if b.len() != size {
             return Err(PyValueError::new_err(
@@ -480,7 +524,7 @@ fn inet_ntop<'py>(
         }
         let mut s = String::with_capacity(46);
         ntop_format(b, &mut s);
-        Ok(PyString::new(py, &s))
+        ascii_str(py, s.as_bytes())
     })
 }
 
@@ -499,25 +543,6 @@ fn short_arg(x: &Bound<'_, PyAny>, func: &str) -> PyResult<u16> {
     })
 }
 
-/// `htonl`/`ntohl` argument rules: an `int` (no `__index__`), at most 32 bits.
-fn long_arg(x: &Bound<'_, PyAny>) -> PyResult<u32> {
-    if !x.is_instance_of::<PyInt>() {
-        return Err(PyTypeError::new_err(format!(
-            "expected int, {} found",
-            type_name(x)
-        )));
-    }
-    // SAFETY: `x` is a live int; PyLong_AsUnsignedLong only reads it and, on failure,
-    // returns (unsigned long)-1 with an exception set.
-    let v = unsafe { ffi::PyLong_AsUnsignedLong(x.as_ptr()) };
-    if v == libc::c_ulong::MAX {
-        if let Some(err) = PyErr::take(x.py()) {
-            return Err(err);
-        }
-    }
-    u32::try_from(v).map_err(|_| PyOverflowError::new_err("int larger than 32 bits"))
-}
-
 /// Mirrors `socket.htons(x)`.
 #[pyfunction]
 #[pyo3(signature = (x, /))]
@@ -532,18 +557,86 @@ fn ntohs(x: &Bound<'_, PyAny>) -> PyResult<u16> {
     Ok(u16::from_be(short_arg(x, "ntohs")?))
 }
 
+/// `htonl`/`ntohl` as `METH_O` C functions, like the stdlib's. Through `#[pyfunction]`'s
+/// fastcall argument parsing they measured about 1.5x the stdlib's time (the whole call is
+/// ~30 ns, so the parsing is most of it); a one-argument C entry point is at parity.
+///
+/// The argument rules are CPython's: an `int` (no `__index__`), `OverflowError` for a
+/// negative value or one wider than 32 bits.
+///
+/// # Safety
+/// Called by CPython with the GIL held and `arg` a valid object. Nothing here can panic
+/// (integer arithmetic and C API calls only), so no unwinding can reach C.
+unsafe fn swap32_arg(arg: *mut ffi::PyObject, to_be: bool) -> *mut ffi::PyObject {
+    // SAFETY: the caller guarantees the GIL and a valid `arg`.
+    unsafe {
+        if ffi::PyLong_Check(arg) == 0 {
+            ffi::PyErr_Format(
+                ffi::PyExc_TypeError,
+                c"expected int, %s found".as_ptr(),
+                (*ffi::Py_TYPE(arg)).tp_name,
+            );
+            return std::ptr::null_mut();
+        }
+        let v = ffi::PyLong_AsUnsignedLong(arg);
+        if v == libc::c_ulong::MAX && !ffi::PyErr_Occurred().is_null() {
+            return std::ptr::null_mut();
+        }
+        let Ok(v) = u32::try_from(v) else {
+            ffi::PyErr_SetString(
+                ffi::PyExc_OverflowError,
+                c"int larger than 32 bits".as_ptr(),
+            );
+            return std::ptr::null_mut();
+        };
+        let swapped = if to_be { v.to_be() } else { u32::from_be(v) };
+        ffi::PyLong_FromUnsignedLong(libc::c_ulong::from(swapped))
+    }
+}
+
 /// Mirrors `socket.htonl(x)`.
-#[pyfunction]
-#[pyo3(signature = (x, /))]
-fn htonl(x: &Bound<'_, PyAny>) -> PyResult<u32> {
-    Ok(long_arg(x)?.to_be())
+unsafe extern "C" fn htonl_o(
+    _m: *mut ffi::PyObject,
+    arg: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls METH_O functions with the GIL held and a valid argument.
+    unsafe { swap32_arg(arg, true) }
 }
 
 /// Mirrors `socket.ntohl(x)`.
-#[pyfunction]
-#[pyo3(signature = (x, /))]
-fn ntohl(x: &Bound<'_, PyAny>) -> PyResult<u32> {
-    Ok(u32::from_be(long_arg(x)?))
+unsafe extern "C" fn ntohl_o(
+    _m: *mut ffi::PyObject,
+    arg: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls METH_O functions with the GIL held and a valid argument.
+    unsafe { swap32_arg(arg, false) }
+}
+
+/// Adds a `METH_O` builtin function to the module.
+fn add_meth_o(
+    m: &Bound<'_, PyModule>,
+    name: &'static std::ffi::CStr,
+    doc: &'static std::ffi::CStr,
+    f: ffi::PyCFunction,
+) -> PyResult<()> {
+    // CPython keeps a pointer to the definition for the function's lifetime, which is the
+    // interpreter's: leaking one small struct per function is the usual way to get that.
+    let def: &'static mut ffi::PyMethodDef = Box::leak(Box::new(ffi::PyMethodDef {
+        ml_name: name.as_ptr(),
+        ml_meth: ffi::PyMethodDefPointer { PyCFunction: f },
+        ml_flags: ffi::METH_O,
+        ml_doc: doc.as_ptr(),
+    }));
+    let module_name = m.name()?;
+    // SAFETY: `def` is 'static and fully initialised; `module_name` is a live str, used as
+    // the function's __module__. PyCFunction_NewEx returns a new reference or NULL + error.
+    let func = unsafe {
+        Bound::from_owned_ptr_or_err(
+            m.py(),
+            ffi::PyCFunction_NewEx(def, std::ptr::null_mut(), module_name.as_ptr()),
+        )?
+    };
+    m.add(name.to_str().unwrap_or_default(), func)
 }
 
 /// Calls `f(index, item)` for every item of `iterable`, walking lists and tuples without
@@ -560,10 +653,15 @@ fn for_each_item<'py>(
         Ok(())
     };
     if let Ok(list) = iterable.cast::<PyList>() {
-        // Index-based so a list mutated by a __index__/__str__ side effect cannot be
-        // read out of bounds: get_item re-checks the length each time.
         let mut i = 0;
-        while let Ok(item) = list.get_item(i) {
+        // The size is re-read every step, so a list shrunk by a side effect of `f` is never
+        // read past its end.
+        // SAFETY: `list` is a live list; PyList_GET_SIZE only reads its header.
+        while i < unsafe { ffi::PyList_GET_SIZE(list.as_ptr()) } {
+            // SAFETY: 0 <= i < size, so the slot holds a valid borrowed reference, which
+            // from_borrowed_ptr turns into an owned one before any other code runs.
+            let item =
+                unsafe { Bound::from_borrowed_ptr(py, ffi::PyList_GET_ITEM(list.as_ptr(), i)) };
             call(&item)?;
             i += 1;
         }
@@ -582,7 +680,7 @@ fn inet_aton_many<'py>(ip_strings: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Py
     let mut out = Vec::with_capacity(ip_strings.len().unwrap_or(0) * 4);
     for_each_item(ip_strings, |item| {
         let s = c_string_arg(item, "inet_aton", 1)?;
-        out.extend_from_slice(&parse_inet_aton(s).ok_or_else(aton_error)?);
+        out.extend_from_slice(&aton_checked(s)?);
         Ok(())
     })?;
     Ok(PyBytes::new(ip_strings.py(), &out))
@@ -621,21 +719,20 @@ fn format_many<'py>(
         )));
     }
     let mut s = String::with_capacity(46);
-    let items = packed.chunks_exact(size).map(|a| {
+    let list = PyList::empty(py);
+    for a in packed.chunks_exact(size) {
         s.clear();
         ntop_format(a, &mut s);
-        PyString::new(py, &s)
-    });
-    PyList::new(py, items)
+        list.append(ascii_str(py, s.as_bytes())?)?;
+    }
+    Ok(list)
 }
 
 /// `[inet_ntoa(packed[i:i+4]) for i in range(0, len(packed), 4)]`, in one call.
 #[pyfunction]
 #[pyo3(signature = (packed, /))]
 fn inet_ntoa_many<'py>(packed: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-    with_bytes_arg(packed, "inet_ntoa_many", 1, |b| {
-        format_many(packed.py(), b, 4, "inet_ntoa_many")
-    })
+    with_bytes_arg(packed, |b| format_many(packed.py(), b, 4, "inet_ntoa_many"))
 }
 
 /// `[inet_ntop(af, chunk) for chunk in ...]` over a buffer of packed addresses.
@@ -647,7 +744,7 @@ fn inet_ntop_many<'py>(
 ) -> PyResult<Bound<'py, PyList>> {
     let af = c_int_arg(address_family)?;
     let size = ntop_size(af)?;
-    with_bytes_arg(packed, "inet_ntop_many", 2, |b| {
+    with_bytes_arg(packed, |b| {
         format_many(packed.py(), b, size, "inet_ntop_many")
     })
 }
@@ -659,8 +756,18 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(inet_ntop, m)?)?;
     m.add_function(wrap_pyfunction!(htons, m)?)?;
     m.add_function(wrap_pyfunction!(ntohs, m)?)?;
-    m.add_function(wrap_pyfunction!(htonl, m)?)?;
-    m.add_function(wrap_pyfunction!(ntohl, m)?)?;
+    add_meth_o(
+        m,
+        c"htonl",
+        c"htonl(integer, /)\n--\n\nConvert a 32-bit integer from host to network byte order.",
+        htonl_o,
+    )?;
+    add_meth_o(
+        m,
+        c"ntohl",
+        c"ntohl(integer, /)\n--\n\nConvert a 32-bit integer from network to host byte order.",
+        ntohl_o,
+    )?;
     m.add_function(wrap_pyfunction!(inet_aton_many, m)?)?;
     m.add_function(wrap_pyfunction!(inet_ntoa_many, m)?)?;
     m.add_function(wrap_pyfunction!(inet_pton_many, m)?)?;
@@ -673,7 +780,7 @@ mod tests {
     use super::*;
 
     fn aton(s: &str) -> Option<[u8; 4]> {
-        parse_inet_aton(s.as_bytes())
+        parse_inet_aton_prefix(s.as_bytes()).map(|(a, _)| a)
     }
 
     #[test]

@@ -14,44 +14,34 @@ pub struct ByteView {
 
 impl ByteView {
     /// Read-only view, like the `y*` format: bytes, bytearray, memoryview, array, mmap, ...
-    /// `func` and `pos` shape the `TypeError` the way `PyArg_ParseTuple` words it.
-    pub fn readable(obj: &Bound<'_, PyAny>, func: &str, pos: usize) -> PyResult<Self> {
-        Self::get(obj, ffi::PyBUF_SIMPLE, func, pos, "bytes-like object")
+    /// Errors are the buffer protocol's own, as with `y*`: `TypeError("a bytes-like object
+    /// is required, not 'str'")`, `BufferError` for a non-contiguous memoryview.
+    pub fn readable(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Self::get(obj, ffi::PyBUF_SIMPLE)
     }
 
     /// Writable view, like the `w*` format: bytearray, memoryview of one, array, ...
-    #[allow(dead_code)] // NOTE: used by pack_into and the recv_into loops
-    pub fn writable(obj: &Bound<'_, PyAny>, func: &str, pos: usize) -> PyResult<Self> {
-        Self::get(
-            obj,
-            ffi::PyBUF_WRITABLE,
-            func,
-            pos,
-            "read-write bytes-like object",
-        )
+    /// Any failure becomes the `TypeError` `w*` raises: `"{arg} must be read-write
+    /// bytes-like object, not bytes"`, where `arg` is e.g. `"recv_into() argument 1"`
+    /// (`PyArg_ParseTuple` wording) or `"argument"` (Argument Clinic wording).
+    #[allow(dead_code)] // NOTE: used by pack_into and the recv_into loops, landing next
+    pub fn writable(obj: &Bound<'_, PyAny>, arg: &str) -> PyResult<Self> {
+        Self::get(obj, ffi::PyBUF_WRITABLE).map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{arg} must be read-write bytes-like object, not {}",
+                crate::errors::arg_type_name(obj)
+            ))
+        })
     }
 
-    fn get(
-        obj: &Bound<'_, PyAny>,
-        flags: std::os::raw::c_int,
-        func: &str,
-        pos: usize,
-        what: &str,
-    ) -> PyResult<Self> {
+    fn get(obj: &Bound<'_, PyAny>, flags: std::os::raw::c_int) -> PyResult<Self> {
         let mut view: Box<MaybeUninit<ffi::Py_buffer>> = Box::new(MaybeUninit::uninit());
         // SAFETY: obj is a live object (we hold the GIL through `Bound`), and `view` points to
         // writable storage for a Py_buffer that PyObject_GetBuffer fills in on success.
         let rc = unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), view.as_mut_ptr(), flags) };
         if rc != 0 {
-            let py = obj.py();
-            let err = PyErr::take(py).unwrap_or_else(|| PyBufferError::new_err("no buffer"));
-            if err.is_instance_of::<PyBufferError>(py) || err.is_instance_of::<PyTypeError>(py) {
-                return Err(PyTypeError::new_err(format!(
-                    "{func}() argument {pos} must be {what}, not {}",
-                    crate::errors::type_name(obj)
-                )));
-            }
-            return Err(err);
+            return Err(PyErr::take(obj.py())
+                .unwrap_or_else(|| PyBufferError::new_err("the object refused a buffer")));
         }
         // SAFETY: PyObject_GetBuffer returned 0, so the Py_buffer is fully initialised.
         let view = unsafe { Box::from_raw(Box::into_raw(view).cast::<ffi::Py_buffer>()) };
@@ -110,3 +100,58 @@ impl Drop for ByteView {
 // GIL in Drop; moving the handle to a thread that runs with the GIL released (py.detach) is
 // how the socket loops use it, exactly as CPython's own recv_into does with its Py_buffer.
 unsafe impl Send for ByteView {}
+
+/// The UTF-8 bytes of a `str`, borrowed from the object: compact ASCII strings (nearly
+/// every address, format or header string) are read in place without a call into
+/// libpython; others go through `PyUnicode_AsUTF8AndSize`, whose cached UTF-8 form lives as
+/// long as the string. Lone surrogates raise `UnicodeEncodeError`, as the `s` format does.
+/// Embedded NULs are *not* checked here (callers that need C-string rules check them).
+pub fn str_bytes<'a>(s: &'a Bound<'_, pyo3::types::PyString>) -> PyResult<&'a [u8]> {
+    let ptr = s.as_ptr();
+    // SAFETY: `ptr` is a live str (the borrow of `s` keeps it alive); the macros only read
+    // its header fields.
+    if unsafe { ffi::PyUnicode_IS_COMPACT_ASCII(ptr) } != 0 {
+        // SAFETY: for a compact ASCII str, DATA points to GET_LENGTH one-byte characters,
+        // which are valid UTF-8 and owned by the object for its whole (immutable) life.
+        return Ok(unsafe {
+            std::slice::from_raw_parts(
+                ffi::PyUnicode_DATA(ptr).cast::<u8>(),
+                ffi::PyUnicode_GET_LENGTH(ptr) as usize,
+            )
+        });
+    }
+    let mut size: ffi::Py_ssize_t = 0;
+    // SAFETY: `ptr` is a live str; on success the returned UTF-8 buffer is cached in and
+    // owned by the str object, valid for as long as the borrow of `s`.
+    let data = unsafe { ffi::PyUnicode_AsUTF8AndSize(ptr, &mut size) };
+    if data.is_null() {
+        return Err(PyErr::fetch(s.py()));
+    }
+    // SAFETY: on success `data` points to `size` initialised bytes.
+    Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), size as usize) })
+}
+
+/// A new `str` from bytes the caller knows are ASCII (formatted numbers, addresses):
+/// allocated as a compact ASCII string and filled in place, skipping the UTF-8 decoder that
+/// `PyString::new` runs.
+pub fn ascii_str<'py>(
+    py: Python<'py>,
+    ascii: &[u8],
+) -> PyResult<Bound<'py, pyo3::types::PyString>> {
+    debug_assert!(ascii.is_ascii());
+    // SAFETY: PyUnicode_New with maxchar 127 returns a new compact ASCII str of `len`
+    // characters (or NULL + exception); its one-byte data area has room for exactly `len`
+    // bytes, which we fill completely before anyone else can see the object.
+    unsafe {
+        let obj = ffi::PyUnicode_New(ascii.len() as ffi::Py_ssize_t, 127);
+        if obj.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        std::ptr::copy_nonoverlapping(
+            ascii.as_ptr(),
+            ffi::PyUnicode_DATA(obj).cast::<u8>(),
+            ascii.len(),
+        );
+        Ok(Bound::from_owned_ptr(py, obj).cast_into_unchecked())
+    }
+}

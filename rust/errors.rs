@@ -27,8 +27,18 @@ pub fn strerror(errno: i32) -> String {
 pub fn arg_type_error(func: &str, pos: usize, expected: &str, got: &Bound<'_, PyAny>) -> PyErr {
     PyTypeError::new_err(format!(
         "{func}() argument {pos} must be {expected}, not {}",
-        type_name(got)
+        arg_type_name(got)
     ))
+}
+
+/// The type name argument parsers print: `None` for None (not `NoneType`), as CPython's
+/// `converterr` does.
+pub fn arg_type_name(obj: &Bound<'_, PyAny>) -> String {
+    if obj.is_none() {
+        "None".to_owned()
+    } else {
+        type_name(obj)
+    }
 }
 
 /// `type(obj).__name__`, for error messages.

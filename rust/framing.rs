@@ -6,7 +6,7 @@
 //! error before any memory is reserved for it.
 
 // NOTE: the consumers (socket loops, FrameDecoder, server) land in their own modules next.
-#![cfg_attr(not(test), allow(dead_code))]
+#![allow(dead_code)]
 
 use std::fmt;
 

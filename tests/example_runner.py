@@ -378,20 +378,6 @@ def check_lines(actual: str, expected: Sequence[Expected]) -> None:
     assert not problems, "\n".join(problems) + "\n--- actual output\n" + actual
 
 
-def fd_count() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-@pytest.fixture(autouse=True)
-def no_leaks() -> Iterator[None]:
-    """The test process leaks no descriptor (pipes to the examples, sockets of the test's own
-    peers) and no thread (output readers, in-test servers)."""
-    fds, threads = fd_count(), threading.active_count()
-    yield
-    assert fd_count() <= fds, f"{fd_count() - fds} file descriptors leaked"
-    assert threading.active_count() <= threads, f"{threading.active_count() - threads} threads left"
-
-
 def require_ferrosock_module(impl: str, module: str, issue: int) -> None:
     """Skips the ferrosock run of an example whose ferrosock module has not landed yet (the
     stdlib run still checks the example and the test); once it lands, the test runs."""

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from example_runner import IMPLS, check_lines, free_port, run, running
-from example_runner import no_leaks as no_leaks
 
-pytestmark = pytest.mark.parametrize("impl", IMPLS)
+from tests.example_runner import IMPLS, check_lines, free_port, run, running
+
+pytestmark = [pytest.mark.parametrize("impl", IMPLS), pytest.mark.usefixtures("no_fd_leak")]
 
 MESSAGE = b"This is the message.  It will be repeated."
 CHUNKS = [b"This is the mess", b"age.  It will be", b" repeated."]

@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from example_runner import IMPLS, check_lines, free_port, run, running
-from example_runner import no_leaks as no_leaks
 
-pytestmark = pytest.mark.parametrize("impl", IMPLS)
+from tests.example_runner import IMPLS, check_lines, free_port, run, running
+
+pytestmark = [pytest.mark.parametrize("impl", IMPLS), pytest.mark.usefixtures("no_fd_leak")]
 
 PEER_TUPLE = r"\('127\.0\.0\.1', \d+\)"
 PEER = r"127\.0\.0\.1:(\d+)"

@@ -11,10 +11,10 @@ from __future__ import annotations
 import socket
 
 import pytest
-from example_runner import IMPLS, check_lines, run
-from example_runner import no_leaks as no_leaks
 
-pytestmark = pytest.mark.parametrize("impl", IMPLS)
+from tests.example_runner import IMPLS, check_lines, run
+
+pytestmark = [pytest.mark.parametrize("impl", IMPLS), pytest.mark.usefixtures("no_fd_leak")]
 
 HOST = socket.gethostname()
 

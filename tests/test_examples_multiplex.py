@@ -10,10 +10,10 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from example_runner import IMPLS, check_lines, free_port, run, running
-from example_runner import no_leaks as no_leaks
 
-pytestmark = pytest.mark.parametrize("impl", IMPLS)
+from tests.example_runner import IMPLS, check_lines, free_port, run, running
+
+pytestmark = [pytest.mark.parametrize("impl", IMPLS), pytest.mark.usefixtures("no_fd_leak")]
 
 
 def _err(code: int) -> str:

@@ -21,9 +21,10 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import ferrosock
 import pytest
-from example_runner import (
+
+import ferrosock
+from tests.example_runner import (
     IMPLS,
     check_lines,
     free_port,
@@ -31,7 +32,8 @@ from example_runner import (
     run,
     running,
 )
-from example_runner import no_leaks as no_leaks
+
+pytestmark = pytest.mark.usefixtures("no_fd_leak")
 
 GREETING = "客户端:loser,我要给你发送文件了,准备好了吗?".encode()
 READY = "来自服务端的回复:我是loser,我准备好了,请发吧"

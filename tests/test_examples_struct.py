@@ -10,10 +10,17 @@ import struct
 import time
 
 import pytest
-from example_runner import IMPLS, check_lines, free_port, require_ferrosock_module, run, running
-from example_runner import no_leaks as no_leaks
 
-pytestmark = pytest.mark.parametrize("impl", IMPLS)
+from tests.example_runner import (
+    IMPLS,
+    check_lines,
+    free_port,
+    require_ferrosock_module,
+    run,
+    running,
+)
+
+pytestmark = [pytest.mark.parametrize("impl", IMPLS), pytest.mark.usefixtures("no_fd_leak")]
 
 GROUP = "224.3.29.71"
 

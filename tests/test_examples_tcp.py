@@ -13,10 +13,10 @@ import re
 import socket
 
 import pytest
-from example_runner import IMPLS, check_lines, free_port, run, running
-from example_runner import no_leaks as no_leaks
 
-pytestmark = pytest.mark.parametrize("impl", IMPLS)
+from tests.example_runner import IMPLS, check_lines, free_port, run, running
+
+pytestmark = [pytest.mark.parametrize("impl", IMPLS), pytest.mark.usefixtures("no_fd_leak")]
 
 MESSAGE = b"This is the message.  It will be repeated."
 CHUNKS = [MESSAGE[i : i + 16] for i in range(0, len(MESSAGE), 16)]

@@ -8,37 +8,40 @@ a subclass of ``socket.socket``, and address packing runs in Rust.
 
 import socket as _std
 
-# Every public name of the stdlib module, first: constants, enums, exceptions and the
-# functions ferrosock has no reason to replace (name resolution is C calling libc already).
+from ferrosock import _native
+from ferrosock._native import (
+    htonl as htonl,
+    htons as htons,
+    inet_aton as inet_aton,
+    inet_aton_many as inet_aton_many,
+    inet_ntoa as inet_ntoa,
+    inet_ntoa_many as inet_ntoa_many,
+    inet_ntop as inet_ntop,
+    inet_ntop_many as inet_ntop_many,
+    inet_pton as inet_pton,
+    inet_pton_many as inet_pton_many,
+    ntohl as ntohl,
+    ntohs as ntohs,
+)
+from ferrosock._socket import (
+    create_connection as create_connection,
+    create_server as create_server,
+    fromfd as fromfd,
+    socket as socket,
+    socketpair as socketpair,
+)
+
+# Every other public name of the stdlib module, as the very same object: constants, enums,
+# exceptions and the functions ferrosock has no reason to replace (name resolution is C
+# calling libc already).
 globals().update(
     {
         _name: _value
         for _name, _value in vars(_std).items()
-        if not _name.startswith("_") and not isinstance(_value, type(_std))
+        if not _name.startswith("_")
+        and not isinstance(_value, type(_std))
+        and _name not in globals()
     }
-)
-
-from ferrosock import _native  # noqa: E402
-from ferrosock._native import (  # noqa: E402
-    htonl,
-    htons,
-    inet_aton,
-    inet_aton_many,
-    inet_ntoa,
-    inet_ntoa_many,
-    inet_ntop,
-    inet_ntop_many,
-    inet_pton,
-    inet_pton_many,
-    ntohl,
-    ntohs,
-)
-from ferrosock._socket import (  # noqa: E402
-    create_connection,
-    create_server,
-    fromfd,
-    socket,
-    socketpair,
 )
 
 __version__: str = _native.__version__

@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 
-class socket(_std.socket):  # noqa: N801 - the stdlib's name, on purpose
+class socket(_std.socket):
     """A stdlib ``socket.socket`` with ferrosock's native loops added."""
 
     __slots__ = ()
@@ -53,19 +53,23 @@ def _adopt(std_sock: _std.socket) -> socket:
 
 
 def socketpair(
-    family: int | None = None, type: int = _std.SOCK_STREAM, proto: int = 0
+    family: int | None = None,
+    type: int = _std.SOCK_STREAM,  # noqa: A002 - the stdlib's parameter name
+    proto: int = 0,
 ) -> tuple[socket, socket]:
     """socketpair([family[, type[, proto]]]) -> (socket object, socket object)
 
     Create a pair of connected ``ferrosock.socket`` objects, as ``socket.socketpair``.
     """
-    a, b = _std.socketpair(family, type, proto) if family is not None else _std.socketpair(
-        type=type, proto=proto
+    a, b = (
+        _std.socketpair(family, type, proto)
+        if family is not None
+        else _std.socketpair(type=type, proto=proto)
     )
     return _adopt(a), _adopt(b)
 
 
-def fromfd(fd: int, family: int, type: int, proto: int = 0) -> socket:
+def fromfd(fd: int, family: int, type: int, proto: int = 0) -> socket:  # noqa: A002
     """fromfd(fd, family, type[, proto]) -> socket object
 
     Create a ``ferrosock.socket`` from a duplicate of the given file descriptor.
