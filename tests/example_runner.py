@@ -50,16 +50,21 @@ for name in ("struct", "socketserver", "ipaddress"):
 sys.modules["ferrosock"] = fake
 """
 
-# Replaces the process's identity with `nobody` once the interpreter and the examples'
-# imports are loaded (the interpreter lives under /root, which `nobody` cannot read): the
-# "client without access" of the Unix-domain permission example.
-_DROP_PRIVILEGES = """\
-import argparse, locale, os, pkgutil, pwd, runpy  # loaded before the switch, and
-argparse.ArgumentParser().parse_args([])  # argparse's lazy imports too
+# Replaces the process's identity with `nobody` (the "client without access" of the
+# Unix-domain permission example), after loading everything it needs while still root: the
+# interpreter's modules (they may live under /root, which `nobody` cannot read) and the
+# example's source (the checkout may be unreadable to `nobody` too).
+_AS_NOBODY = """\
+import argparse, locale, os, pkgutil, pwd, sys
+argparse.ArgumentParser().parse_args([])  # argparse's lazy imports
+sys.argv = sys.argv[1:]
+with open(sys.argv[0], encoding="utf-8") as f:
+    source = compile(f.read(), sys.argv[0], "exec")
 nobody = pwd.getpwnam("nobody")
 os.setgroups([])
 os.setgid(nobody.pw_gid)
 os.setuid(nobody.pw_uid)
+exec(source, {"__name__": "__main__", "__file__": sys.argv[0], "__builtins__": __builtins__})
 """
 
 _RUN = """\
@@ -96,9 +101,8 @@ def command(
     if impl == "ferrosock" and not as_nobody:
         return [*python, path, *args]
     code = _STDLIB_SETUP if impl == "stdlib" else "import ferrosock\n"
-    if as_nobody:
-        code += _DROP_PRIVILEGES
-    return [*python, "-c", code + _RUN, path, *args]
+    code += _AS_NOBODY if as_nobody else _RUN
+    return [*python, "-c", code, path, *args]
 
 
 def run(
