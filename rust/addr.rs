@@ -174,76 +174,101 @@ static HEX_VALUE: [u8; 256] = {
 /// glibc `inet_pton(AF_INET6)`: up to eight groups of at most four hex digits, one `::`,
 /// and an optional trailing dotted-quad IPv4 part.
 pub fn parse_inet_pton6(s: &[u8]) -> Option<[u8; 16]> {
-    let mut out = [0u8; 16];
-    let mut tp = 0usize;
-    let mut colonp: Option<usize> = None;
-    let mut i = 0usize;
-    match s {
-        [] => return None,
-        [b':', b':', ..] => i = 1,
-        [b':', ..] => return None,
-        _ => {}
+    // The longest text glibc accepts is 45 bytes: six 4-digit groups and a dotted quad.
+    if s.is_empty() || s.len() > MAX_IPV6_TEXT {
+        return None;
     }
-    // One group per turn: its hex digits, then the byte that ended them.
+    // A NUL-padded copy: NUL is neither a hex digit, a colon nor a dot, so every scan stops
+    // at the end of the text without a bounds test per byte (`& 63` keeps indexes provably
+    // in range; no valid scan reaches past byte 49).
+    let mut text = [0u8; 64];
+    text[..s.len()].copy_from_slice(s);
+    let hex = |k: usize| HEX_VALUE[text[k & 63] as usize];
+
+    // Groups are collected as 16-bit words; `::` is resolved once at the end by placing
+    // the words after it at the tail (glibc moves bytes; the result is the same).
+    let mut words = [0u16; 8];
+    let mut nwords = 0usize;
+    let mut gap: Option<usize> = None;
+    let mut i = 0usize;
+    if s[0] == b':' {
+        if s.get(1) != Some(&b':') {
+            return None;
+        }
+        i = 1;
+    }
     loop {
         let curtok = i;
-        let mut val: u16 = 0;
+        let mut val = 0u16;
         let mut ndigits = 0usize;
-        while let Some(&c) = s.get(i) {
-            let d = HEX_VALUE[c as usize];
+        while ndigits < 4 {
+            let d = hex(i + ndigits);
             if d == NOT_HEX {
                 break;
             }
-            if ndigits == 4 {
-                return None;
-            }
             val = (val << 4) | u16::from(d);
             ndigits += 1;
-            i += 1;
         }
-        match s.get(i) {
-            None => {
+        i += ndigits;
+        if ndigits == 4 && hex(i) != NOT_HEX {
+            return None;
+        }
+        match text[i & 63] {
+            0 if i == s.len() => {
                 if ndigits > 0 {
-                    out.get_mut(tp..tp + 2)?.copy_from_slice(&val.to_be_bytes());
-                    tp += 2;
+                    *words.get_mut(nwords)? = val;
+                    nwords += 1;
                 }
                 break;
             }
-            Some(b':') => {
+            b':' => {
                 i += 1;
                 if ndigits == 0 {
-                    if colonp.is_some() {
+                    if gap.is_some() {
                         return None;
                     }
-                    colonp = Some(tp);
+                    gap = Some(nwords);
                     continue;
                 }
                 if i == s.len() {
                     return None;
                 }
-                out.get_mut(tp..tp + 2)?.copy_from_slice(&val.to_be_bytes());
-                tp += 2;
+                *words.get_mut(nwords)? = val;
+                nwords += 1;
             }
-            Some(b'.') if tp + 4 <= 16 => {
+            b'.' if nwords <= 6 => {
                 let v4 = parse_inet_pton4(&s[curtok..])?;
-                out[tp..tp + 4].copy_from_slice(&v4);
-                tp += 4;
+                words[nwords] = u16::from_be_bytes([v4[0], v4[1]]);
+                words[nwords + 1] = u16::from_be_bytes([v4[2], v4[3]]);
+                nwords += 2;
                 break;
             }
-            Some(_) => return None,
+            _ => return None,
         }
     }
-    if let Some(cp) = colonp {
-        if tp == 16 {
-            return None;
+    let mut out = [0u8; 16];
+    match gap {
+        // `::` must stand for at least one zero group.
+        Some(_) if nwords == 8 => return None,
+        Some(g) => {
+            let shift = 8 - nwords;
+            for (k, w) in words[..nwords].iter().enumerate() {
+                let at = if k < g { k } else { k + shift };
+                out[2 * at..2 * at + 2].copy_from_slice(&w.to_be_bytes());
+            }
         }
-        let n = tp - cp;
-        out.copy_within(cp..tp, 16 - n);
-        out[cp..16 - n].fill(0);
-        tp = 16;
+        None if nwords == 8 => {
+            for (k, w) in words.iter().enumerate() {
+                out[2 * k..2 * k + 2].copy_from_slice(&w.to_be_bytes());
+            }
+        }
+        None => return None,
     }
-    (tp == 16).then_some(out)
+    Some(out)
 }
+
+/// `"ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".len()`
+const MAX_IPV6_TEXT: usize = 45;
 
 /// Appends the decimal digits of `v` (0..=255).
 fn push_u8_decimal(out: &mut String, v: u8) {
@@ -820,6 +845,12 @@ mod tests {
         assert_eq!(parse_inet_pton6(b"1:2:3:4:5:6:7:8::"), None);
         assert!(parse_inet_pton6(b"::ffff:1.2.3.4").is_some());
         assert_eq!(parse_inet_pton6(b"12345::"), None);
+        assert!(parse_inet_pton6(b"0000:0000:0000:0000:0000:0000:255.255.255.255").is_some());
+        assert_eq!(
+            parse_inet_pton6(b"0000:0000:0000:0000:0000:0000:255.255.255.255 "),
+            None
+        );
+        assert_eq!(parse_inet_pton6(b"1:2\x003:4:5:6:7:8"), None);
     }
 
     fn ntop6(s: &str) -> String {

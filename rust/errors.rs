@@ -65,3 +65,35 @@ pub fn with_context(py: Python<'_>, err: PyErr, suffix: &str) -> PyErr {
     new.set_cause(py, Some(err));
     new
 }
+
+/// `TimeoutError("timed out")`, exactly as `socketmodule.c` raises it when a socket's
+/// timeout expires.
+pub fn timeout_error() -> PyErr {
+    pyo3::exceptions::PyTimeoutError::new_err("timed out")
+}
+
+static INCOMPLETE_READ_ERROR: pyo3::sync::PyOnceLock<Py<PyType>> = pyo3::sync::PyOnceLock::new();
+static FRAME_ERROR: pyo3::sync::PyOnceLock<Py<PyType>> = pyo3::sync::PyOnceLock::new();
+
+/// `ferrosock.IncompleteReadError(partial, expected)` (defined in Python, an `EOFError`):
+/// the stream ended after `partial` of the `expected` bytes.
+pub fn incomplete_read_error(py: Python<'_>, partial: &[u8], expected: u64) -> PyErr {
+    match INCOMPLETE_READ_ERROR.import(py, "ferrosock._errors", "IncompleteReadError") {
+        Ok(cls) => match cls.call1((pyo3::types::PyBytes::new(py, partial), expected)) {
+            Ok(exc) => PyErr::from_value(exc),
+            Err(e) => e,
+        },
+        Err(e) => e,
+    }
+}
+
+/// `ferrosock.FrameError(message)` (defined in Python, a `ValueError`).
+pub fn frame_error(py: Python<'_>, message: String) -> PyErr {
+    match FRAME_ERROR.import(py, "ferrosock._errors", "FrameError") {
+        Ok(cls) => match cls.call1((message,)) {
+            Ok(exc) => PyErr::from_value(exc),
+            Err(e) => e,
+        },
+        Err(e) => e,
+    }
+}

@@ -5,10 +5,16 @@
 //! No length read off the wire is trusted: a frame longer than the caller's `max_size` is an
 //! error before any memory is reserved for it.
 
-// NOTE: the consumers (socket loops, FrameDecoder, server) land in their own modules next.
-#![allow(dead_code)]
-
 use std::fmt;
+use std::mem::MaybeUninit;
+use std::sync::Mutex;
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+use crate::buffer::ByteView;
+use crate::errors::frame_error;
 
 /// A frame header: one unsigned integer in a `struct` format with a single code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +34,7 @@ impl fmt::Display for BadHeader {
 }
 
 /// A frame whose declared length exceeds the allowed maximum.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameTooLarge {
     pub declared: u64,
     pub max_size: usize,
@@ -75,7 +81,7 @@ impl Header {
 
     fn bad(format: &str) -> BadHeader {
         BadHeader(format!(
-            "unsupported frame header format {format:?}: expected one unsigned integer code \
+            "unsupported frame header format '{format}': expected one unsigned integer code \
              (B, H, I, L or Q) with an optional byte-order prefix (@, =, <, >, !)"
         ))
     }
@@ -160,14 +166,16 @@ impl Header {
     }
 }
 
-/// An incremental decoder: bytes go in with [`FrameDecoder::feed`], complete payloads come
-/// out in order. Consumed bytes are dropped lazily so feeding stays amortised O(n).
+/// An incremental decoder: bytes go in with [`FrameDecoder::feed`] (or are read straight
+/// into [`FrameDecoder::spare`]), complete payloads come out in order. Consumed bytes are
+/// dropped lazily so feeding stays amortised O(n).
 #[derive(Debug)]
 pub struct FrameDecoder {
     header: Header,
     max_size: usize,
     buf: Vec<u8>,
     start: usize,
+    failed: Option<FrameTooLarge>,
 }
 
 impl FrameDecoder {
@@ -177,6 +185,7 @@ impl FrameDecoder {
             max_size,
             buf: Vec::new(),
             start: 0,
+            failed: None,
         }
     }
 
@@ -193,31 +202,195 @@ impl FrameDecoder {
         &self.buf[self.start..]
     }
 
-    /// Appends received bytes.
-    pub fn feed(&mut self, data: &[u8]) {
-        if self.start > 0 && self.start == self.buf.len() {
+    /// Total length (header included) of the frame at the front, once its header is in.
+    pub fn front_frame_len(&self) -> Option<u64> {
+        let pending = self.pending();
+        (pending.len() >= self.header.size()).then(|| {
+            self.header
+                .decode(pending)
+                .saturating_add(self.header.size() as u64)
+        })
+    }
+
+    /// Drops the bytes already taken when that is cheap relative to what is kept.
+    fn compact(&mut self) {
+        if self.start == 0 {
+            return;
+        }
+        if self.start == self.buf.len() {
             self.buf.clear();
             self.start = 0;
-        } else if self.start > 0 && self.start >= self.buf.len() / 2 {
+        } else if self.start >= self.buf.len() / 2 {
             self.buf.drain(..self.start);
             self.start = 0;
         }
+    }
+
+    /// Appends received bytes.
+    pub fn feed(&mut self, data: &[u8]) {
+        self.compact();
         self.buf.extend_from_slice(data);
     }
 
-    /// The next complete payload, if any. After an error the decoder is poisoned: the
-    /// stream's framing is lost, so the caller must stop reading it.
+    /// Room for at least `want` more bytes, to receive into directly; follow with
+    /// [`FrameDecoder::commit`]. Memory grows with what is actually received, never with a
+    /// length announced by a header.
+    pub fn spare(&mut self, want: usize) -> &mut [MaybeUninit<u8>] {
+        self.compact();
+        if self.pending().is_empty() && self.buf.capacity() > SHRINK_ABOVE {
+            // A big frame went through: do not keep its memory for the small ones.
+            self.buf = Vec::new();
+        }
+        self.buf.reserve(want);
+        self.buf.spare_capacity_mut()
+    }
+
+    /// Marks `n` bytes at the start of [`FrameDecoder::spare`] as received.
+    ///
+    /// # Safety
+    /// The first `n` bytes of the last `spare()` slice must have been initialised, and
+    /// nothing may have touched the decoder in between.
+    pub unsafe fn commit(&mut self, n: usize) {
+        debug_assert!(n <= self.buf.capacity() - self.buf.len());
+        // SAFETY: guaranteed by the caller: those bytes of the spare capacity are written.
+        unsafe { self.buf.set_len(self.buf.len() + n) };
+    }
+
+    /// The next complete payload, if any. After an error the decoder is poisoned and keeps
+    /// returning it: the stream's framing is lost, so the caller must stop reading it.
     pub fn next_frame(&mut self) -> Result<Option<&[u8]>, FrameTooLarge> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
         let pending = &self.buf[self.start..];
-        match self.header.next_frame(pending, self.max_size)? {
-            Some(range) => {
+        match self.header.next_frame(pending, self.max_size) {
+            Ok(Some(range)) => {
                 let (a, b) = (self.start + range.start, self.start + range.end);
                 self.start = b;
                 Ok(Some(&self.buf[a..b]))
             }
-            None => Ok(None),
+            Ok(None) => Ok(None),
+            Err(err) => {
+                self.failed = Some(err.clone());
+                Err(err)
+            }
         }
     }
+}
+
+/// Buffer capacity above which an emptied decoder lets its memory go.
+const SHRINK_ABOVE: usize = 4 << 20;
+
+// ---------------------------------------------------------------------------------------
+// Python layer: `encode_frame` and the sans-I/O decoder behind `ferrosock.framing`
+// ---------------------------------------------------------------------------------------
+
+fn header_arg(format: &str) -> PyResult<Header> {
+    Header::parse(format).map_err(|e| PyValueError::new_err(e.0))
+}
+
+/// `encode_frame(data, header='!I')`: `struct.pack(header, len(data)) + data`, with a
+/// `ValueError` when the header cannot express the length.
+#[pyfunction]
+#[pyo3(signature = (data, header = "!I"))]
+fn encode_frame<'py>(data: &Bound<'py, PyAny>, header: &str) -> PyResult<Bound<'py, PyBytes>> {
+    let hdr = header_arg(header)?;
+    let view = ByteView::readable(data)?;
+    let payload = view.as_slice();
+    if !hdr.fits(payload.len()) {
+        return Err(PyValueError::new_err(format!(
+            "frame of {} bytes is too long for header '{header}' (at most {} bytes)",
+            payload.len(),
+            hdr.max_len()
+        )));
+    }
+    let hsize = hdr.size();
+    PyBytes::new_with(data.py(), hsize + payload.len(), |out| {
+        hdr.encode_into(payload.len(), out);
+        out[hsize..].copy_from_slice(payload);
+        Ok(())
+    })
+}
+
+/// The native decoder behind `ferrosock.framing.FrameDecoder`.
+#[pyclass(frozen, module = "ferrosock._native", name = "FrameDecoder")]
+pub struct PyFrameDecoder {
+    format: String,
+    inner: Mutex<FrameDecoder>,
+}
+
+impl PyFrameDecoder {
+    fn with<R>(&self, f: impl FnOnce(&mut FrameDecoder) -> R) -> PyResult<R> {
+        // Feeding is short and never releases the GIL, so contention means two threads
+        // share one decoder: a bug worth an exception rather than a wait.
+        match self.inner.try_lock() {
+            Ok(mut d) => Ok(f(&mut d)),
+            Err(std::sync::TryLockError::Poisoned(p)) => Ok(f(&mut p.into_inner())),
+            Err(std::sync::TryLockError::WouldBlock) => Err(PyRuntimeError::new_err(
+                "FrameDecoder used from two threads at once",
+            )),
+        }
+    }
+}
+
+#[pymethods]
+impl PyFrameDecoder {
+    #[new]
+    #[pyo3(signature = (header, max_size))]
+    fn new(header: &str, max_size: i64) -> PyResult<Self> {
+        let max_size = usize::try_from(max_size)
+            .map_err(|_| PyValueError::new_err("max_size must not be negative"))?;
+        Ok(Self {
+            format: header.to_owned(),
+            inner: Mutex::new(FrameDecoder::new(header_arg(header)?, max_size)),
+        })
+    }
+
+    /// Appends `data` and returns every payload now complete, in order. Frames before an
+    /// oversized one are returned; the `FrameError` comes on the next call (and every call
+    /// after it).
+    fn feed<'py>(&self, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        let py = data.py();
+        let view = ByteView::readable(data)?;
+        let (frames, failed) = self.with(|d| {
+            d.feed(view.as_slice());
+            let mut frames = Vec::new();
+            let failed = loop {
+                match d.next_frame() {
+                    Ok(Some(f)) => frames.push(PyBytes::new(py, f)),
+                    Ok(None) => break None,
+                    Err(e) => break Some(e),
+                }
+            };
+            (frames, failed)
+        })?;
+        match failed {
+            Some(e) if frames.is_empty() => Err(frame_error(py, e.to_string())),
+            _ => PyList::new(py, frames),
+        }
+    }
+
+    /// Bytes fed that do not form a complete frame yet.
+    #[getter]
+    fn pending<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self.with(|d| PyBytes::new(py, d.pending()))
+    }
+
+    #[getter]
+    fn header(&self) -> &str {
+        &self.format
+    }
+
+    #[getter]
+    fn max_size(&self) -> PyResult<usize> {
+        self.with(|d| d.max_size())
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(encode_frame, m)?)?;
+    m.add_class::<PyFrameDecoder>()?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -285,12 +458,33 @@ mod tests {
         let h = Header::parse("!Q").unwrap();
         let mut d = FrameDecoder::new(h, 16);
         d.feed(&u64::MAX.to_be_bytes());
-        assert_eq!(
-            d.next_frame(),
-            Err(FrameTooLarge {
-                declared: u64::MAX,
-                max_size: 16
-            })
-        );
+        let err = Err(FrameTooLarge {
+            declared: u64::MAX,
+            max_size: 16,
+        });
+        assert_eq!(d.next_frame(), err);
+        // Poisoned: more bytes do not bring the framing back.
+        d.feed(&[0; 64]);
+        assert_eq!(d.next_frame(), err);
+    }
+
+    #[test]
+    fn spare_and_commit_receive_in_place() {
+        let h = Header::parse("!I").unwrap();
+        let mut d = FrameDecoder::new(h, 1 << 20);
+        let wire = [0, 0, 0, 3, b'a', b'b', b'c', 0, 0];
+        let spare = d.spare(4);
+        assert!(spare.len() >= 4);
+        for (dst, src) in spare.iter_mut().zip(&wire[..5]) {
+            dst.write(*src);
+        }
+        // SAFETY: five bytes of the spare capacity were written just above.
+        unsafe { d.commit(5) };
+        assert_eq!(d.front_frame_len(), Some(7));
+        assert_eq!(d.next_frame().unwrap(), None);
+        d.feed(&wire[5..]);
+        assert_eq!(d.next_frame().unwrap(), Some(&b"abc"[..]));
+        assert_eq!(d.pending(), &[0, 0]);
+        assert_eq!(d.front_frame_len(), None);
     }
 }

@@ -7,11 +7,24 @@ mod addr;
 mod buffer;
 mod errors;
 mod framing;
+mod loadgen;
+mod server;
+mod sockaddr;
+mod sockio;
+mod sockserver;
+mod udp;
 
 /// The private extension module behind the `ferrosock` package. Users import `ferrosock`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     addr::register(m)?;
+    loadgen::register(m)?;
+    sockaddr::register(m)?;
+    framing::register(m)?;
+    sockio::register(m)?;
+    udp::register(m)?;
+    server::register(m)?;
+    sockserver::register(m)?;
     Ok(())
 }

@@ -9,6 +9,7 @@ a subclass of ``socket.socket``, and address packing runs in Rust.
 import socket as _std
 
 from ferrosock import _native
+from ferrosock._errors import FrameError as FrameError, IncompleteReadError as IncompleteReadError
 from ferrosock._native import (
     htonl as htonl,
     htons as htons,
@@ -30,6 +31,11 @@ from ferrosock._socket import (
     socket as socket,
     socketpair as socketpair,
 )
+from ferrosock.server import (
+    Connection as Connection,
+    DatagramServer as DatagramServer,
+    Server as Server,
+)
 
 # Every other public name of the stdlib module, as the very same object: constants, enums,
 # exceptions and the functions ferrosock has no reason to replace (name resolution is C
@@ -44,10 +50,18 @@ globals().update(
     }
 )
 
+# `ferrosock.framing` is there after a bare `import ferrosock`.
+from ferrosock import framing as framing  # noqa: E402
+
 __version__: str = _native.__version__
 
 __all__ = [
     *_std.__all__,
+    "Connection",
+    "DatagramServer",
+    "Server",
+    "FrameError",
+    "IncompleteReadError",
     "inet_aton_many",
     "inet_ntoa_many",
     "inet_ntop_many",

@@ -1,4 +1,5 @@
-"""``python -m ferrosock COMMAND``: ``bench`` compares ferrosock with the stdlib."""
+"""``python -m ferrosock COMMAND``: ``bench`` compares ferrosock with the stdlib, ``serve``
+runs an echo server."""
 
 from __future__ import annotations
 
@@ -12,8 +13,15 @@ def _bench(argv: Sequence[str]) -> int:
     return main(argv)
 
 
+def _serve(argv: Sequence[str]) -> int:
+    from ferrosock.server import serve_main
+
+    return serve_main(argv)
+
+
 COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "bench": (_bench, "compare ferrosock with the stdlib (see --help)"),
+    "serve": (_serve, "run an echo server: serve --echo HOST:PORT [--framing ...]"),
 }
 
 

@@ -9,6 +9,12 @@ are wrapped here to hand back ferrosock sockets instead.
 from __future__ import annotations
 
 import socket as _std
+from collections.abc import Iterable
+from typing import Any
+
+from ferrosock import _native
+
+DEFAULT_MAX_FRAME = 16 * 1024 * 1024
 
 __all__ = [
     "create_connection",
@@ -37,6 +43,74 @@ class socket(_std.socket):
         if _std.getdefaulttimeout() is None and self.gettimeout():
             sock.setblocking(True)
         return sock, addr
+
+    # Native loops. Rust reads the descriptor and the timeout (None: blocking, 0.0:
+    # non-blocking, t: a deadline t seconds away for the whole call) off the socket, waits,
+    # retries on EINTR after running signal handlers, and raises what recv/sendall raise.
+
+    def recv_exactly(self, n: int, flags: int = 0) -> bytes:
+        """recv_exactly(n[, flags]) -> data
+
+        Receive exactly ``n`` bytes. If the stream ends first, raise
+        ``ferrosock.IncompleteReadError`` whose ``partial`` holds the bytes received; any other
+        exception raised after some bytes were consumed (a timeout, ``BlockingIOError``, a
+        reset, a signal handler's exception) carries them in ``.partial`` as well. The
+        socket's timeout bounds the whole call. ``MSG_PEEK`` is refused (``ValueError``).
+        """
+        return _native.recv_exactly(self, n, flags)
+
+    def recv_exactly_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        """recv_exactly_into(buffer[, nbytes[, flags]]) -> nbytes
+
+        Fill ``buffer[:nbytes]`` (all of ``buffer`` if ``nbytes`` is 0) with exactly that many
+        bytes and return the count; ends of stream and errors as ``recv_exactly``.
+        """
+        return _native.recv_exactly_into(self, buffer, nbytes, flags)
+
+    def send_frame(self, data: Any, *, header: str = "!I") -> None:
+        """Send ``data`` preceded by its length packed with the ``struct`` format ``header``
+        (one unsigned integer: ``!B !H !I !Q <H <I <Q`` ...), completely, like ``sendall``.
+        A payload the header cannot express raises ``ValueError`` before anything is sent.
+        """
+        _native.send_frame(self, data, header)
+
+    def send_frames(self, messages: Iterable[Any], *, header: str = "!I") -> None:
+        """Send each of ``messages`` as a frame (see ``send_frame``) with as few system calls
+        as possible (vectored writes). Every message is checked before anything is sent."""
+        _native.send_frames(self, messages, header)
+
+    def recv_frame(self, *, header: str = "!I", max_size: int = DEFAULT_MAX_FRAME) -> bytes:
+        """Receive one frame's payload: the header exactly, then the payload exactly, never
+        a byte more, so plain ``recv`` calls afterwards see the next frame. A declared length
+        above ``max_size`` raises ``ferrosock.FrameError`` without allocating it; a stream
+        that ends mid-frame raises ``IncompleteReadError``. Exceptions carry the bytes
+        consumed (header included) in ``.partial``."""
+        return _native.recv_frame(self, header, max_size)
+
+    def recvmany(
+        self, maxmsgs: int = 64, bufsize: int = 65535, flags: int = 0, *, with_flags: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """recvmany([maxmsgs[, bufsize[, flags]]]) -> [(data, address), ...]
+
+        Receive up to ``maxmsgs`` datagrams with one ``recvmmsg`` call: wait for the first as
+        ``recvfrom`` would (blocking, timeout or ``BlockingIOError``), then take those already
+        queued. Each item is ``(data, address)`` exactly as ``recvfrom(bufsize)`` returns it.
+        A datagram longer than ``bufsize`` is truncated as ``recvfrom`` truncates it; with
+        ``with_flags=True`` items are ``(data, address, msg_flags)`` and ``MSG_TRUNC`` in
+        ``msg_flags`` marks it, as ``recvmsg`` does.
+        """
+        return _native.recvmany(self, maxmsgs, bufsize, flags, with_flags)
+
+    def sendmany(self, messages: Iterable[Any], address: Any = None, flags: int = 0) -> int:
+        """sendmany(messages[, address[, flags]]) -> count
+
+        Send datagrams with ``sendmmsg``: each item of ``messages`` is bytes-like (sent to
+        ``address``, or to the connected peer if it is None) or a ``(data, address)`` pair;
+        addresses as ``sendto`` takes them. Returns how many were sent: all of them, unless
+        the socket is non-blocking or its timeout expires after some went out. An error
+        after some were sent is raised with the count in ``.sent``.
+        """
+        return _native.sendmany(self, self.family, messages, address, flags)
 
 
 socket.__module__ = "ferrosock"

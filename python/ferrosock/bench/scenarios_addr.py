@@ -46,6 +46,7 @@ def cases(quick: bool) -> list[Case]:
             candidate=lambda: list(map(fs_fn, *args)),
             ops=single_n,
             target=SINGLE_TARGET,
+            clock="cpu",
         )
 
     out = [
@@ -70,6 +71,7 @@ def cases(quick: bool) -> list[Case]:
             ops=n,
             target=BATCH_TARGET,
             baseline_label="comprehension",
+            clock="cpu",
         )
 
     af6_ = std.AF_INET6

@@ -1,0 +1,520 @@
+//! The datagram (UDP / Unix datagram) server loop: `recvmmsg(2)` a batch, call the handler
+//! for each datagram under one GIL acquisition, queue the replies and send them with
+//! `sendmmsg(2)`.
+
+use std::collections::{HashMap, VecDeque};
+use std::mem::{size_of, MaybeUninit};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, TryLockError};
+
+use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use super::conn::Framing;
+use super::shared::{DispatchGuard, LoopShared};
+use super::sys::{self, Epoll, Errno, SockAddr};
+use super::{addr_to_py, closed_error, dup_socket, log_error, log_warning};
+use crate::buffer::ByteView;
+use crate::errors::os_error_from_errno;
+
+const SOCKET: u64 = 1;
+const WAKER: u64 = 2;
+const SIGNAL: u64 = 3;
+const EPOLLIN: u32 = libc::EPOLLIN as u32;
+const EPOLLOUT: u32 = libc::EPOLLOUT as u32;
+/// `UIO_MAXIOV`: the most messages one `sendmmsg` takes.
+const SEND_BATCH: usize = 1024;
+/// Peer addresses converted to Python objects are kept for reuse, up to this many.
+const ADDR_CACHE: usize = 4096;
+
+struct Reply {
+    addr: SockAddr,
+    start: usize,
+    len: usize,
+}
+
+pub struct DgramLoop {
+    handler: Py<PyAny>,
+    shared: Arc<LoopShared>,
+    epoll: Epoll,
+    sock: OwnedFd,
+    signal_r: OwnedFd,
+    registered: bool,
+    interest: u32,
+    max_size: usize,
+    batch: usize,
+    high_water: usize,
+    rbuf: Vec<u8>,
+    raddrs: Vec<SockAddr>,
+    /// (length, truncated) of each datagram of the last `recvmmsg`.
+    received: Vec<(usize, bool)>,
+    out: Vec<u8>,
+    queue: VecDeque<Reply>,
+    queued_bytes: usize,
+    addr_cache: HashMap<Vec<u8>, Py<PyAny>>,
+    notes: Vec<String>,
+    signal_pending: bool,
+    shutdown_deadline_ns: Option<u64>,
+}
+
+#[derive(PartialEq, Eq)]
+enum Step {
+    Python,
+    Done,
+}
+
+impl DgramLoop {
+    fn new(
+        handler: Py<PyAny>,
+        shared: Arc<LoopShared>,
+        sock: OwnedFd,
+        signal_r: OwnedFd,
+        max_size: usize,
+        batch: usize,
+        high_water: usize,
+    ) -> Result<Self, Errno> {
+        let epoll = Epoll::new()?;
+        sys::set_nonblocking(sock.as_raw_fd())?;
+        epoll.add(shared.waker_fd(), EPOLLIN, WAKER)?;
+        epoll.add(signal_r.as_raw_fd(), EPOLLIN, SIGNAL)?;
+        Ok(Self {
+            handler,
+            shared,
+            epoll,
+            sock,
+            signal_r,
+            registered: false,
+            interest: 0,
+            max_size,
+            batch,
+            high_water,
+            rbuf: Vec::new(),
+            raddrs: Vec::new(),
+            received: Vec::with_capacity(batch),
+            out: Vec::new(),
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            addr_cache: HashMap::new(),
+            notes: Vec::new(),
+            signal_pending: false,
+            shutdown_deadline_ns: None,
+        })
+    }
+
+    fn serve(&mut self, py: Python<'_>) -> PyResult<()> {
+        let result = self.run(py);
+        if self.registered {
+            let _ = self.epoll.delete(self.sock.as_raw_fd());
+            self.registered = false;
+            self.interest = 0;
+        }
+        self.received.clear();
+        // Replies of the last batch after shutdown have no loop left to send them.
+        self.queue.clear();
+        self.out.clear();
+        self.queued_bytes = 0;
+        self.signal_pending = false;
+        self.shutdown_deadline_ns = None;
+        self.shared.shutdown.store(false, Ordering::Release);
+        result
+    }
+
+    fn run(&mut self, py: Python<'_>) -> PyResult<()> {
+        if self.rbuf.is_empty() {
+            self.rbuf = vec![0u8; self.batch * self.max_size];
+            self.raddrs = vec![SockAddr::new(); self.batch];
+        }
+        self.update_interest().map_err(os_error_from_errno)?;
+        loop {
+            let step = py.detach(|| self.io_phase());
+            self.python_phase(py)?;
+            match step {
+                Ok(Step::Done) => return Ok(()),
+                Ok(Step::Python) => {}
+                Err(e) => return Err(os_error_from_errno(e)),
+            }
+        }
+    }
+
+    fn update_interest(&mut self) -> Result<(), Errno> {
+        let reading = self.shutdown_deadline_ns.is_none() && self.queued_bytes <= self.high_water;
+        let want =
+            if reading { EPOLLIN } else { 0 } | if self.queue.is_empty() { 0 } else { EPOLLOUT };
+        if !self.registered {
+            self.epoll.add(self.sock.as_raw_fd(), want, SOCKET)?;
+            self.registered = true;
+            self.interest = want;
+        } else if want != self.interest {
+            self.epoll.modify(self.sock.as_raw_fd(), want, SOCKET)?;
+            self.interest = want;
+        }
+        Ok(())
+    }
+
+    fn io_phase(&mut self) -> Result<Step, Errno> {
+        loop {
+            self.send_queued();
+            self.update_interest()?;
+            let now = sys::now_ns();
+            if self.shutdown_deadline_ns.is_none() && self.shared.shutdown.load(Ordering::Acquire) {
+                let t = self.shared.shutdown_timeout_ns.load(Ordering::Acquire);
+                self.shutdown_deadline_ns = Some(now.saturating_add(t));
+                self.update_interest()?;
+            }
+            if let Some(d) = self.shutdown_deadline_ns {
+                if self.queue.is_empty() || now >= d {
+                    self.queue.clear();
+                    self.out.clear();
+                    self.queued_bytes = 0;
+                    return Ok(Step::Done);
+                }
+            }
+            if self.signal_pending || !self.received.is_empty() || !self.notes.is_empty() {
+                return Ok(Step::Python);
+            }
+            let timeout = match self.shutdown_deadline_ns {
+                Some(d) => d
+                    .saturating_sub(now)
+                    .div_ceil(1_000_000)
+                    .min(i32::MAX as u64) as i32,
+                None => -1,
+            };
+            let mut events = Vec::with_capacity(4);
+            match self.epoll.wait(&mut events, timeout) {
+                Ok(()) => {}
+                Err(libc::EINTR) => {
+                    self.signal_pending = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            for ev in events {
+                let (token, bits) = (ev.u64, ev.events);
+                match token {
+                    WAKER => self.shared.woken(),
+                    SIGNAL => {
+                        sys::drain(self.signal_r.as_raw_fd());
+                        self.signal_pending = true;
+                    }
+                    _ => {
+                        if bits & EPOLLOUT != 0 {
+                            self.send_queued();
+                        }
+                        if bits & (EPOLLIN | libc::EPOLLERR as u32) != 0
+                            && self.interest & EPOLLIN != 0
+                        {
+                            self.receive()?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One `recvmmsg` of up to `batch` datagrams into the slots of `rbuf`.
+    fn receive(&mut self) -> Result<(), Errno> {
+        let n = self.batch;
+        let mut iovs: Vec<libc::iovec> = Vec::with_capacity(n);
+        let mut hdrs: Vec<libc::mmsghdr> = Vec::with_capacity(n);
+        for slot in self.rbuf.chunks_exact_mut(self.max_size).take(n) {
+            iovs.push(libc::iovec {
+                iov_base: slot.as_mut_ptr().cast(),
+                iov_len: slot.len(),
+            });
+        }
+        for (addr, iov) in self.raddrs.iter_mut().zip(iovs.iter_mut()) {
+            *addr = SockAddr::new();
+            let mut h = zeroed_mmsghdr();
+            h.msg_hdr.msg_name = addr.as_mut_ptr().cast();
+            h.msg_hdr.msg_namelen = SockAddr::capacity();
+            h.msg_hdr.msg_iov = iov;
+            h.msg_hdr.msg_iovlen = 1;
+            hdrs.push(h);
+        }
+        let got = loop {
+            // SAFETY: every header points at a live iovec over its own `max_size` slice of
+            // `rbuf` and at a live sockaddr_storage; the kernel fills at most `n` of them.
+            let r = unsafe {
+                libc::recvmmsg(
+                    self.sock.as_raw_fd(),
+                    hdrs.as_mut_ptr(),
+                    n as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                )
+            };
+            if r >= 0 {
+                break r as usize;
+            }
+            match std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO)
+            {
+                libc::EINTR => continue,
+                libc::EAGAIN => return Ok(()),
+                // An ICMP error queued for an earlier send (port unreachable...): the socket
+                // itself is fine.
+                libc::ECONNREFUSED | libc::EHOSTUNREACH | libc::ENETUNREACH => return Ok(()),
+                e => return Err(e),
+            }
+        };
+        for (i, h) in hdrs.iter().enumerate().take(got) {
+            self.raddrs[i].set_len(h.msg_hdr.msg_namelen);
+            let truncated = h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+            self.received.push((h.msg_len as usize, truncated));
+        }
+        Ok(())
+    }
+
+    /// Sends queued replies with `sendmmsg` until the queue is empty or the socket is full.
+    fn send_queued(&mut self) {
+        while !self.queue.is_empty() {
+            let n = self.queue.len().min(SEND_BATCH);
+            let mut iovs: Vec<libc::iovec> = Vec::with_capacity(n);
+            let mut hdrs: Vec<libc::mmsghdr> = Vec::with_capacity(n);
+            for r in self.queue.iter().take(n) {
+                iovs.push(libc::iovec {
+                    iov_base: self.out[r.start..].as_mut_ptr().cast(),
+                    iov_len: r.len,
+                });
+            }
+            for (r, iov) in self.queue.iter_mut().take(n).zip(iovs.iter_mut()) {
+                let mut h = zeroed_mmsghdr();
+                h.msg_hdr.msg_name = r.addr.as_mut_ptr().cast();
+                h.msg_hdr.msg_namelen = r.addr.len();
+                h.msg_hdr.msg_iov = iov;
+                h.msg_hdr.msg_iovlen = 1;
+                hdrs.push(h);
+            }
+            // SAFETY: the headers point at live iovecs, addresses and output bytes, all
+            // unmoved during the call; the kernel only reads them (and writes msg_len).
+            let r = unsafe {
+                libc::sendmmsg(
+                    self.sock.as_raw_fd(),
+                    hdrs.as_mut_ptr(),
+                    n as libc::c_uint,
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            let sent = if r >= 0 {
+                r as usize
+            } else {
+                match std::io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EIO)
+                {
+                    libc::EINTR => continue,
+                    libc::EAGAIN | libc::ENOBUFS => return,
+                    // This datagram cannot be delivered (too big, no route, peer gone):
+                    // UDP semantics, drop it and go on with the rest.
+                    _ => 1,
+                }
+            };
+            for _ in 0..sent {
+                if let Some(r) = self.queue.pop_front() {
+                    self.queued_bytes -= r.len;
+                }
+            }
+        }
+        self.out.clear();
+    }
+
+    fn python_phase(&mut self, py: Python<'_>) -> PyResult<()> {
+        let _guard = DispatchGuard::enter(&self.shared);
+        if self.signal_pending {
+            self.signal_pending = false;
+            py.check_signals()?;
+        }
+        for note in std::mem::take(&mut self.notes) {
+            log_warning(py, &note);
+        }
+        let received = std::mem::take(&mut self.received);
+        let handler = self.handler.bind(py).clone();
+        let mut result = Ok(());
+        for (i, &(len, truncated)) in received.iter().enumerate() {
+            if truncated {
+                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                log_warning(
+                    py,
+                    &format!(
+                        "dropped a datagram longer than max_size ({} bytes)",
+                        self.max_size
+                    ),
+                );
+                continue;
+            }
+            let at = i * self.max_size;
+            let msg = PyBytes::new(py, &self.rbuf[at..at + len]);
+            let addr = match self.peer(py, i) {
+                Ok(a) => a,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            match handler.call1((msg, addr)) {
+                Ok(reply) => {
+                    if let Err(e) = self.queue_reply(i, &reply) {
+                        log_error(py, "handler returned an invalid reply", &e);
+                    }
+                }
+                Err(e) if e.is_instance_of::<PyException>(py) => {
+                    log_error(py, "handler raised", &e);
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        self.received = received;
+        self.received.clear();
+        result
+    }
+
+    /// The sender's address as a Python object, reusing the one made for the same peer.
+    fn peer(&mut self, py: Python<'_>, i: usize) -> PyResult<Py<PyAny>> {
+        let key = self.raddrs[i].as_bytes();
+        if let Some(a) = self.addr_cache.get(key) {
+            return Ok(a.clone_ref(py));
+        }
+        let obj = addr_to_py(py, &self.raddrs[i])?.unbind();
+        if self.addr_cache.len() >= ADDR_CACHE {
+            self.addr_cache.clear();
+        }
+        self.addr_cache.insert(key.to_vec(), obj.clone_ref(py));
+        Ok(obj)
+    }
+
+    fn queue_reply(&mut self, i: usize, reply: &Bound<'_, PyAny>) -> PyResult<()> {
+        if reply.is_none() {
+            return Ok(());
+        }
+        let addr = self.raddrs[i].clone();
+        // An unbound Unix datagram client has no address to reply to.
+        if addr.len() as usize <= size_of::<libc::sa_family_t>() {
+            return Ok(());
+        }
+        let start = self.out.len();
+        if let Ok(b) = reply.cast_exact::<PyBytes>() {
+            self.out.extend_from_slice(b.as_bytes());
+        } else {
+            let view = ByteView::readable(reply).map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "a handler reply must be a bytes-like object or None, not {}",
+                    crate::errors::type_name(reply)
+                ))
+            })?;
+            self.out.extend_from_slice(view.as_slice());
+        }
+        let len = self.out.len() - start;
+        self.queued_bytes += len;
+        self.queue.push_back(Reply { addr, start, len });
+        Ok(())
+    }
+}
+
+fn zeroed_mmsghdr() -> libc::mmsghdr {
+    // SAFETY: mmsghdr is plain old data (pointers, lengths, flags); all-zero is valid.
+    unsafe { MaybeUninit::<libc::mmsghdr>::zeroed().assume_init() }
+}
+
+/// The native half of `ferrosock.DatagramServer`.
+#[pyclass(frozen, module = "ferrosock._native")]
+pub struct DatagramServerCore {
+    shared: Arc<LoopShared>,
+    signal_w: OwnedFd,
+    state: Mutex<Option<DgramLoop>>,
+}
+
+#[pymethods]
+impl DatagramServerCore {
+    #[new]
+    #[pyo3(signature = (fd, handler, *, max_size, batch_size, high_water))]
+    fn new(
+        fd: i32,
+        handler: Py<PyAny>,
+        max_size: usize,
+        batch_size: usize,
+        high_water: usize,
+    ) -> PyResult<Self> {
+        if max_size == 0 || batch_size == 0 || batch_size > SEND_BATCH {
+            return Err(PyValueError::new_err(
+                "max_size must be positive and batch_size between 1 and 1024",
+            ));
+        }
+        if max_size.checked_mul(batch_size).is_none_or(|n| n > 1 << 30) {
+            return Err(PyValueError::new_err(
+                "max_size * batch_size must not exceed 1 GiB",
+            ));
+        }
+        let sock = dup_socket(fd, libc::SOCK_DGRAM)?;
+        let shared = Arc::new(LoopShared::new(Framing::Raw).map_err(os_error_from_errno)?);
+        let (signal_r, signal_w) = sys::pipe().map_err(os_error_from_errno)?;
+        let lp = DgramLoop::new(
+            handler,
+            shared.clone(),
+            sock,
+            signal_r,
+            max_size,
+            batch_size,
+            high_water,
+        )
+        .map_err(os_error_from_errno)?;
+        Ok(Self {
+            shared,
+            signal_w,
+            state: Mutex::new(Some(lp)),
+        })
+    }
+
+    #[getter]
+    fn wakeup_fd(&self) -> i32 {
+        self.signal_w.as_raw_fd()
+    }
+
+    fn serve(&self, py: Python<'_>) -> PyResult<()> {
+        let mut guard = match self.state.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                return Err(PyRuntimeError::new_err(
+                    "serve_forever() is already running",
+                ))
+            }
+        };
+        match guard.as_mut() {
+            Some(lp) => lp.serve(py),
+            None => Err(closed_error()),
+        }
+    }
+
+    fn request_shutdown(&self, timeout: f64) {
+        super::request_shutdown(&self.shared, timeout);
+    }
+
+    /// Datagrams dropped because they were longer than `max_size`.
+    #[getter]
+    fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let mut guard = match self.state.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                return Err(PyRuntimeError::new_err(
+                    "close() while serve_forever() is running; call shutdown() first",
+                ))
+            }
+        };
+        let lp = guard.take();
+        drop(guard);
+        let _ = py;
+        drop(lp);
+        Ok(())
+    }
+}

@@ -1,0 +1,416 @@
+//! `ferrosock.Server` and `ferrosock.DatagramServer`: event loops in Rust (level-triggered
+//! `epoll` through `libc`) that call Python only with whole messages, once per batch.
+//!
+//! This file is the `#[pyclass]` layer; the mechanism lives in `stream.rs` (stream loop),
+//! `dgram.rs` (datagram loop), `conn.rs` (per-connection buffers and message decoding),
+//! `shared.rs` (what other threads may touch) and `sys.rs` (system calls).
+//!
+//! NOTE: epoll is used directly rather than through mio: the server needs `accept4`,
+//! `recvmmsg`/`sendmmsg` and `MSG_NOSIGNAL` sends that mio does not wrap anyway, and
+//! level-triggered interest lets a read stop after one short `recv` (mio is edge-triggered,
+//! which costs one more `recv` per readiness event to reach `EAGAIN`).
+
+mod conn;
+mod dgram;
+mod shared;
+mod stream;
+mod sys;
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, TryLockError};
+
+use pyo3::exceptions::{
+    PyBrokenPipeError, PyOSError, PyRuntimeError, PyTimeoutError, PyValueError,
+};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyBytes;
+
+use crate::buffer::ByteView;
+use crate::errors::os_error_from_errno;
+use crate::framing::Header;
+use conn::{CloseReason, Framing};
+use shared::{ConnShared, LoopShared};
+use stream::{Config, StreamLoop};
+use sys::SockAddr;
+
+// ---------------------------------------------------------------------------------------
+// Logging and close reasons
+// ---------------------------------------------------------------------------------------
+
+fn logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    LOGGER
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(
+                py.import("logging")?
+                    .call_method1("getLogger", ("ferrosock.server",))?
+                    .unbind(),
+            )
+        })
+        .map(|l| l.bind(py))
+}
+
+/// `logging.getLogger("ferrosock.server").error(msg, exc_info=err)`. A failure to log is
+/// itself reported through `sys.unraisablehook`, never raised into the loop.
+fn log_error(py: Python<'_>, msg: &str, err: &PyErr) {
+    let res = logger(py).and_then(|l| {
+        let kwargs = pyo3::types::PyDict::new(py);
+        kwargs.set_item("exc_info", err.value(py))?;
+        l.call_method("error", (msg,), Some(&kwargs))
+    });
+    if let Err(e) = res {
+        e.write_unraisable(py, None);
+    }
+}
+
+fn log_warning(py: Python<'_>, msg: &str) {
+    if let Err(e) = logger(py).and_then(|l| l.call_method1("warning", (msg,))) {
+        e.write_unraisable(py, None);
+    }
+}
+
+/// The exception `on_disconnect(conn, exc)` receives: `None` for a clean close.
+fn reason_to_exception(py: Python<'_>, reason: CloseReason, cfg: &Config) -> Py<PyAny> {
+    let secs = |ns: Option<u64>| ns.unwrap_or(0) as f64 / 1e9;
+    let err = match reason {
+        CloseReason::Clean => return py.None(),
+        CloseReason::Incomplete {
+            partial,
+            expected: Some(n),
+        } => crate::errors::incomplete_read_error(py, &partial, n),
+        // A line's length is unknown until its delimiter: `expected=None`, as asyncio says.
+        CloseReason::Incomplete {
+            partial,
+            expected: None,
+        } => py
+            .import("ferrosock._errors")
+            .and_then(|m| m.getattr("IncompleteReadError"))
+            .and_then(|cls| cls.call1((PyBytes::new(py, &partial), py.None())))
+            .map_or_else(|e| e, PyErr::from_value),
+        CloseReason::Os(errno) => os_error_from_errno(errno),
+        CloseReason::Decode(e) => crate::errors::frame_error(py, e.to_string()),
+        CloseReason::Idle => PyTimeoutError::new_err(format!(
+            "idle timeout: no data sent or received for {} s",
+            secs(cfg.idle_timeout_ns)
+        )),
+        CloseReason::SlowMessage => PyTimeoutError::new_err(format!(
+            "message timeout: a message was still incomplete {} s after it began",
+            secs(cfg.message_timeout_ns)
+        )),
+        CloseReason::Handler(e) => e,
+    };
+    err.value(py).clone().into_any().unbind()
+}
+
+// ---------------------------------------------------------------------------------------
+// Socket addresses
+// ---------------------------------------------------------------------------------------
+
+/// The peer or local address as CPython's `makesockaddr` gives it (`rust/sockaddr.rs`).
+fn addr_to_py<'py>(py: Python<'py>, a: &SockAddr) -> PyResult<Bound<'py, PyAny>> {
+    a.to_python(py)
+}
+
+// ---------------------------------------------------------------------------------------
+// Connection
+// ---------------------------------------------------------------------------------------
+
+/// One client connection of a `ferrosock.Server`, handed to the handler and callbacks.
+///
+/// `send()` and `close()` may be called from any thread; they queue the data (or the close
+/// request) and the loop writes it in call order. Data queued from the connection's own
+/// handler goes out before that handler's returned reply.
+#[pyclass(frozen, weakref, module = "ferrosock._native")]
+pub struct Connection {
+    shared: Arc<ConnShared>,
+    peer: SockAddr,
+    local: SockAddr,
+    peer_py: PyOnceLock<Py<PyAny>>,
+    local_py: PyOnceLock<Py<PyAny>>,
+}
+
+impl Connection {
+    fn new(shared: Arc<ConnShared>, peer: SockAddr, local: SockAddr) -> Self {
+        Self {
+            shared,
+            peer,
+            local,
+            peer_py: PyOnceLock::new(),
+            local_py: PyOnceLock::new(),
+        }
+    }
+}
+
+#[pymethods]
+impl Connection {
+    /// Sends one message: framed like the handler's replies (a length header for
+    /// `framing='frame'`, the delimiter appended for `'line'`, as is for `'raw'`).
+    /// Raises `BrokenPipeError` once the connection is closed or closing.
+    fn send(&self, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let res = if let Ok(b) = data.cast_exact::<PyBytes>() {
+            self.shared.send(b.as_bytes())
+        } else {
+            let view = ByteView::readable(data)?;
+            self.shared.send(view.as_slice())
+        };
+        match res {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(msg)) => Err(PyValueError::new_err(msg)),
+            Err(shared::Closed) => Err(PyBrokenPipeError::new_err((
+                libc::EPIPE,
+                "connection is closed",
+            ))),
+        }
+    }
+
+    /// Closes the connection once what is already queued has been sent. Idempotent.
+    fn close(&self) {
+        self.shared.request_close();
+    }
+
+    /// A number unique to this connection within its server (1, 2, 3, ...).
+    #[getter]
+    fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// The peer's address, as `socket.getpeername()` gives it.
+    #[getter]
+    fn peername(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.peer_py
+            .get_or_try_init(py, || addr_to_py(py, &self.peer).map(Bound::unbind))
+            .map(|p| p.clone_ref(py))
+    }
+
+    /// The local address, as `socket.getsockname()` gives it.
+    #[getter]
+    fn sockname(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.local_py
+            .get_or_try_init(py, || addr_to_py(py, &self.local).map(Bound::unbind))
+            .map(|p| p.clone_ref(py))
+    }
+
+    /// Whether the connection is closed (its socket released).
+    #[getter]
+    fn closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// Bytes of output not yet accepted by the kernel, as of the loop's last write.
+    #[getter]
+    fn buffered(&self) -> usize {
+        self.shared.buffered.load(Ordering::Relaxed)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let peer = self.peername(py)?;
+        let peer = peer.bind(py).repr()?;
+        let state = if self.closed() { " closed" } else { "" };
+        Ok(format!(
+            "<ferrosock.Connection id={} peer={peer}{state}>",
+            self.shared.id
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// StreamServerCore
+// ---------------------------------------------------------------------------------------
+
+fn duration_ns(name: &str, v: Option<f64>) -> PyResult<Option<u64>> {
+    match v {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s > 0.0 => Ok(Some((s * 1e9).min(u64::MAX as f64) as u64)),
+        Some(_) => Err(PyValueError::new_err(format!(
+            "{name} must be a positive number of seconds or None"
+        ))),
+    }
+}
+
+/// A duplicate of the bound socket the Python layer made (`sock.fileno()`), after checking
+/// its type; the Python socket object is closed by its owner, this copy by the loop.
+fn dup_socket(fd: i32, want_type: i32) -> PyResult<OwnedFd> {
+    if fd < 0 {
+        return Err(PyValueError::new_err("negative file descriptor"));
+    }
+    let ty =
+        sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TYPE).map_err(os_error_from_errno)?;
+    if ty != want_type {
+        return Err(PyValueError::new_err(
+            "file descriptor is not a socket of the expected type",
+        ));
+    }
+    // SAFETY: F_DUPFD_CLOEXEC on an open descriptor has no memory effects; it returns a
+    // new descriptor or -1.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if new < 0 {
+        return Err(os_error_from_errno(
+            std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EBADF),
+        ));
+    }
+    // SAFETY: `new` was just created by fcntl and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// The native half of `ferrosock.Server`: owns the listening socket, the epoll instance and
+/// every connection. The Python class creates and binds the socket, then hands it over.
+#[pyclass(frozen, module = "ferrosock._native")]
+pub struct StreamServerCore {
+    shared: Arc<LoopShared>,
+    signal_w: OwnedFd,
+    state: Mutex<Option<StreamLoop>>,
+}
+
+#[pymethods]
+impl StreamServerCore {
+    #[new]
+    #[pyo3(signature = (
+        fd, handler, *, batch, framing, header, delimiter, max_size, max_connections,
+        idle_timeout, message_timeout, high_water, on_connect, on_disconnect
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        fd: i32,
+        handler: Py<PyAny>,
+        batch: bool,
+        framing: &str,
+        header: &str,
+        delimiter: &[u8],
+        max_size: usize,
+        max_connections: usize,
+        idle_timeout: Option<f64>,
+        message_timeout: Option<f64>,
+        high_water: usize,
+        on_connect: Option<Py<PyAny>>,
+        on_disconnect: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let framing = match framing {
+            "raw" => Framing::Raw,
+            "frame" => Framing::Frame(
+                Header::parse(header).map_err(|e| PyValueError::new_err(e.to_string()))?,
+            ),
+            "line" => {
+                if delimiter.is_empty() {
+                    return Err(PyValueError::new_err("delimiter must not be empty"));
+                }
+                Framing::Line(delimiter.to_vec().into_boxed_slice())
+            }
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "framing must be 'raw', 'frame' or 'line', not {other:?}"
+                )))
+            }
+        };
+        let cfg = Config {
+            max_size,
+            max_connections,
+            idle_timeout_ns: duration_ns("idle_timeout", idle_timeout)?,
+            message_timeout_ns: duration_ns("message_timeout", message_timeout)?,
+            high_water,
+            handler,
+            batch,
+            on_connect,
+            on_disconnect,
+        };
+        let listener = dup_socket(fd, libc::SOCK_STREAM)?;
+        let shared = Arc::new(LoopShared::new(framing).map_err(os_error_from_errno)?);
+        let (signal_r, signal_w) = sys::pipe().map_err(os_error_from_errno)?;
+        let lp = StreamLoop::new(cfg, shared.clone(), listener, signal_r)
+            .map_err(os_error_from_errno)?;
+        Ok(Self {
+            shared,
+            signal_w,
+            state: Mutex::new(Some(lp)),
+        })
+    }
+
+    /// The write end of the pipe the loop watches for signals: give it to
+    /// `signal.set_wakeup_fd` so Ctrl-C wakes `serve()` at once.
+    #[getter]
+    fn wakeup_fd(&self) -> i32 {
+        self.signal_w.as_raw_fd()
+    }
+
+    /// Runs the loop until a shutdown request, or an exception from a signal handler or a
+    /// callback that is not an `Exception` (KeyboardInterrupt, SystemExit).
+    fn serve(&self, py: Python<'_>) -> PyResult<()> {
+        let mut guard = match self.state.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                return Err(PyRuntimeError::new_err(
+                    "serve_forever() is already running",
+                ))
+            }
+        };
+        match guard.as_mut() {
+            Some(lp) => lp.serve(py),
+            None => Err(closed_error()),
+        }
+    }
+
+    /// Asks `serve()` to return: it stops accepting and reading, flushes pending output for
+    /// at most `timeout` seconds, closes every connection and returns. Any thread.
+    fn request_shutdown(&self, timeout: f64) {
+        request_shutdown(&self.shared, timeout);
+    }
+
+    /// Number of open connections (0 when not serving).
+    #[getter]
+    fn connection_count(&self) -> usize {
+        self.shared.live.load(Ordering::Relaxed)
+    }
+
+    /// Releases the listening socket, the epoll instance and every connection.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let mut guard = match self.state.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                return Err(PyRuntimeError::new_err(
+                    "close() while serve_forever() is running; call shutdown() first",
+                ))
+            }
+        };
+        // Connections hold Python objects: they are released here, with the GIL held.
+        let lp = guard.take();
+        drop(guard);
+        let _ = py;
+        drop(lp);
+        Ok(())
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        match self.state.try_lock() {
+            Ok(g) => g.is_none(),
+            Err(_) => false,
+        }
+    }
+}
+
+fn request_shutdown(shared: &LoopShared, timeout: f64) {
+    let ns = if timeout.is_nan() || timeout <= 0.0 {
+        0
+    } else {
+        (timeout * 1e9).min(u64::MAX as f64) as u64
+    };
+    shared.shutdown_timeout_ns.store(ns, Ordering::Release);
+    shared.shutdown.store(true, Ordering::Release);
+    shared.wake();
+}
+
+fn closed_error() -> PyErr {
+    PyOSError::new_err((libc::EBADF, "server is closed"))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Connection>()?;
+    m.add_class::<StreamServerCore>()?;
+    m.add_class::<dgram::DatagramServerCore>()?;
+    Ok(())
+}
