@@ -23,12 +23,10 @@ from pathlib import Path
 
 import pytest
 
-import ferrosock
 from tests.example_runner import (
     IMPLS,
     check_lines,
     free_port,
-    require_ferrosock_module,
     run,
     running,
 )
@@ -71,7 +69,6 @@ def payload() -> Iterator[Path]:
 def test_threading_server_three_clients(impl: str) -> None:
     """The seed's three identical clients, connected at the same time: each is served by its
     own thread."""
-    require_ferrosock_module(impl, "socketserver", issue=5)
     port = free_port()
     args = ("--port", str(port))
     prompt = "请输入你要发送的内容:"
@@ -106,7 +103,6 @@ def test_threading_server_three_clients(impl: str) -> None:
 def test_seed_file_server(impl: str, payload: Path) -> None:
     """The seed's server, with a client that sends the name only once the server has printed
     the size (what the seed's client silently hopes for); the file arrives byte for byte."""
-    require_ferrosock_module(impl, "socketserver", issue=5)
     port = free_port()
     out_dir = payload.parent / "out"
     data = payload.read_bytes()
@@ -199,7 +195,6 @@ def test_seed_file_server_hangs_when_size_and_name_arrive_together(impl: str) ->
     """What goes wrong with the seed's protocol: when size and name come in one segment, the
     server takes both for the size and waits for a name that already came. Only closing the
     connection ends the wait; no file is written."""
-    require_ferrosock_module(impl, "socketserver", issue=5)
     port = free_port()
     out_dir = Path(tempfile.mkdtemp(prefix="ferrosock-ft-"))
     try:
@@ -241,9 +236,6 @@ def test_framed_file_transfer(payload: Path) -> None:
     """The fixed version, end to end: framed messages cannot merge or split, so the pair
     runs together; the file arrives byte for byte. (ferrosock only: the stdlib has no
     send_frame/recv_frame.)"""
-    require_ferrosock_module("ferrosock", "socketserver", issue=5)
-    if not hasattr(ferrosock.socket, "recv_frame"):
-        pytest.skip("ferrosock.socket.send_frame/recv_frame are not available yet (issue 4)")
     port = free_port()
     out_dir = payload.parent / "out"
     with running(
