@@ -300,6 +300,11 @@ class Running:
             t.join(timeout)
         return rc
 
+    def interrupt(self, timeout: float = PROCESS_TIMEOUT) -> int:
+        """Ctrl-C: sends SIGINT and waits (bounded) for the process to end; its exit status."""
+        os.kill(self.proc.pid, signal.SIGINT)
+        return self.wait(timeout)
+
     def stop(self) -> str:
         """Kills the process (servers never exit by themselves) and returns its stdout."""
         if self.proc.poll() is None:

@@ -15,6 +15,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import socket
 import tempfile
 import threading
@@ -97,6 +98,17 @@ def test_threading_server_three_clients(impl: str) -> None:
         srv.output,
         ["客户端1: 你好", "客户端2: 你好", "客户端3: 你好", "second 1", "second 2", "second 3"],
     )
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("name", ["socketserver_echo_server", "file_transfer_framed_server"])
+def test_serve_forever_stops_on_ctrl_c(impl: str, name: str) -> None:
+    """serve_forever() (a native wait in ferrosock's socketserver) is interrupted by Ctrl-C:
+    KeyboardInterrupt, then the interpreter ends by the signal, as on the stdlib."""
+    port = free_port()
+    with running(name, "--port", str(port), impl=impl, listening=port) as srv:
+        assert srv.interrupt() == -signal.SIGINT
+    assert srv.errors.splitlines()[-1] == "KeyboardInterrupt"
 
 
 @pytest.mark.parametrize("impl", IMPLS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import signal
 import socket
 
 import pytest
@@ -186,3 +187,13 @@ def test_reuseaddr(impl: str) -> None:
             f"run 3: OSError: [Errno {errno.EADDRINUSE}] {os.strerror(errno.EADDRINUSE)}",
         ],
     )
+
+
+@pytest.mark.parametrize("name", ["socket_echo_server", "docs_echo_server", "info_server"])
+def test_servers_stop_on_ctrl_c(impl: str, name: str) -> None:
+    """The servers run "until stopped (Ctrl-C)": SIGINT interrupts the blocking accept() with
+    KeyboardInterrupt, and the interpreter ends by the signal, as on the stdlib."""
+    port = free_port()
+    with running(name, "--port", str(port), impl=impl, listening=port) as srv:
+        assert srv.interrupt() == -signal.SIGINT
+    assert srv.errors.splitlines()[-1] == "KeyboardInterrupt"
