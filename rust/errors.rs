@@ -8,8 +8,15 @@ use pyo3::types::PyType;
 /// `OSError(errno, strerror)`: CPython maps the errno to its subclass (`ConnectionResetError`,
 /// `BlockingIOError`, ...) and sets `.errno`, exactly like `PyErr_SetFromErrno`.
 /// `From<io::Error> for PyErr` is not used because it loses that mapping for some codes.
+///
+/// The exception object is built at once (not lazily) so that `PyErr::is_instance_of`
+/// sees the subclass: a lazy `OSError` answers `false` for `BlockingIOError` until
+/// normalised.
 pub fn os_error_from_errno(errno: i32) -> PyErr {
-    PyOSError::new_err((errno, strerror(errno)))
+    Python::attach(|py| {
+        let lazy = PyOSError::new_err((errno, strerror(errno)));
+        PyErr::from_value(lazy.into_value(py).into_bound(py).into_any())
+    })
 }
 
 /// The text `strerror(3)` gives for `errno`, as CPython puts it in `OSError.strerror`.
@@ -51,14 +58,28 @@ pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
 
 /// Re-raises `err` as the same exception class with `suffix` appended to its message:
 /// batch functions use it to say which item failed while keeping the single form's class.
+/// An `OSError` that carries an errno (a `gaierror` from the resolver, say) keeps it, with
+/// the suffix on its `strerror`.
 pub fn with_context(py: Python<'_>, err: PyErr, suffix: &str) -> PyErr {
     let ty = err.get_type(py);
     let value = err.value(py);
-    let msg = value
-        .str()
-        .map(|s| s.to_string())
-        .unwrap_or_else(|_| String::new());
-    let new = match ty.call1((format!("{msg}{suffix}"),)) {
+    let attr = |name: &str| value.getattr(name).ok().filter(|v| !v.is_none());
+    let rebuilt = if value.is_instance_of::<PyOSError>() {
+        match (attr("errno"), attr("strerror")) {
+            (Some(errno), Some(strerror)) => Some(ty.call1((errno, format!("{strerror}{suffix}")))),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let rebuilt = rebuilt.unwrap_or_else(|| {
+        let msg = value
+            .str()
+            .map(|s| s.to_string())
+            .unwrap_or_else(|_| String::new());
+        ty.call1((format!("{msg}{suffix}"),))
+    });
+    let new = match rebuilt {
         Ok(obj) => PyErr::from_value(obj),
         Err(_) => return err,
     };

@@ -23,7 +23,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyList, PyType};
+use pyo3::types::{PyBytes, PyList, PyTuple, PyType};
 
 use crate::buffer::ByteView;
 use crate::errors::{
@@ -264,7 +264,7 @@ unsafe fn read_raw(obj: &Bound<'_, PyAny>) -> (RawFd, i32, i32, i64) {
 }
 
 /// Checks [`RawSocketObject`] against `fileno()`, `family`, `type` and `gettimeout()` of a
-/// scratch socket in each mode, and closed.
+/// scratch socket in each mode, and closed; `None` if anything disagrees.
 fn layout_verified(py: Python<'_>) -> PyResult<Option<Py<PyType>>> {
     let cls = py
         .import("_socket")?
@@ -291,15 +291,16 @@ fn layout_verified(py: Python<'_>) -> PyResult<Option<Py<PyType>>> {
         && check(None, |ns| ns < 0)?
         && check(Some(0.0), |ns| ns == 0)?;
     s.call_method0("close")?;
-    // SAFETY: as above.
-    let closed_ok = unsafe { read_raw(&s) }.0 == -1;
-    Ok((ok && closed_ok).then(|| cls.unbind()))
+    // SAFETY: as above (only read once the size check passed).
+    let closed_ok = ok && unsafe { read_raw(&s) }.0 == -1;
+    Ok(closed_ok.then(|| cls.unbind()))
 }
 
 /// The descriptor and mode of `sock`, as `sock.fileno()` and `sock.gettimeout()` say.
 pub fn socket_state(sock: &Bound<'_, PyAny>) -> PyResult<(RawFd, Mode)> {
     let py = sock.py();
-    let ty = SOCKET_TYPE.get_or_try_init(py, || layout_verified(py))?;
+    // A failed check (no AF_UNIX, say) means the slow path, not an error on every call.
+    let ty = SOCKET_TYPE.get_or_init(py, || layout_verified(py).ok().flatten());
     if let Some(ty) = ty {
         // SAFETY: both are live objects; PyObject_TypeCheck only reads their types.
         if unsafe { ffi::PyObject_TypeCheck(sock.as_ptr(), ty.bind(py).as_type_ptr()) } != 0 {
@@ -381,10 +382,6 @@ pub struct Gather {
     next: usize,
     total: usize,
 }
-
-// SAFETY: the iovecs point into buffers the owner of the Gather keeps alive and unmodified
-// for its lifetime (held Py_buffers, bytes objects, its own Vecs).
-unsafe impl Send for Gather {}
 
 impl Gather {
     pub fn with_capacity(n: usize) -> Self {
@@ -813,17 +810,27 @@ impl Gate {
                 Some(_) => {}
             }
         }
-        py.detach(|| {
-            let mut owner = self.owner.lock().unwrap_or_else(PoisonError::into_inner);
-            while owner.is_some() {
-                owner = self
+        loop {
+            // Wait with the GIL released, but wake up now and then so that Ctrl-C reaches a
+            // main thread queued behind another thread's long call.
+            let entered = py.detach(|| {
+                let owner = self.owner.lock().unwrap_or_else(PoisonError::into_inner);
+                let (mut owner, _) = self
                     .freed
-                    .wait(owner)
+                    .wait_timeout_while(owner, Duration::from_millis(50), |o| o.is_some())
                     .unwrap_or_else(PoisonError::into_inner);
+                if owner.is_none() {
+                    *owner = Some(me);
+                    true
+                } else {
+                    false
+                }
+            });
+            if entered {
+                return Ok(GateGuard(self));
             }
-            *owner = Some(me);
-        });
-        Ok(GateGuard(self))
+            py.check_signals()?;
+        }
     }
 }
 
@@ -844,8 +851,8 @@ const READ_CHUNK: usize = 256 * 1024;
 
 /// The native half of `ferrosock.framing.FrameStream`: a receive buffer that keeps bytes
 /// read past a frame for the next call, and a send queue that keeps what an interrupted
-/// send could not write. The Python class passes the socket's `fileno()` and
-/// `gettimeout()` on each call.
+/// send could not write. The Python class passes its socket on each call (its descriptor
+/// and timeout are read then, so `settimeout` between calls takes effect).
 #[pyclass(frozen, module = "ferrosock._native", name = "FrameStreamCore")]
 pub struct FrameStreamCore {
     format: String,
@@ -923,8 +930,8 @@ impl FrameStreamCore {
         }
     }
 
-    /// Sends the queued bytes, then what `fill` adds; whatever an error leaves unsent stays
-    /// queued for the next call.
+    /// Sends the queued bytes, then the frames of `views` (with their `headers`); whatever an
+    /// error leaves unsent stays queued for the next call.
     fn send_with(
         &self,
         py: Python<'_>,
@@ -1062,7 +1069,221 @@ impl FrameStreamCore {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// C-level methods on ferrosock.socket
+// ---------------------------------------------------------------------------------------
+//
+// NOTE: `recv_exactly` is bounded by one `recv` system call per message, so the cost of
+// reaching Rust shows: a Python method frame plus a generic extension-function call is a
+// quarter of the call. CPython's own socket methods are method descriptors built from a
+// `PyMethodDef`; the two exact-read methods are installed the same way on the Python class,
+// so `sock.recv_exactly(64)` goes straight from the interpreter to this code.
+
+/// The arguments of a `METH_FASTCALL | METH_KEYWORDS` call matched to `names` (the first
+/// `required` of them required), with Argument Clinic's messages.
+///
+/// # Safety
+/// `args`, `nargs` and `kwnames` must be what CPython passed to the method: `nargs`
+/// positional values followed by one value per name in the `kwnames` tuple (or NULL).
+unsafe fn fastcall_args<'py, const N: usize>(
+    py: Python<'py>,
+    func: &str,
+    names: [&str; N],
+    required: usize,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<[Option<Bound<'py, PyAny>>; N]> {
+    let nargs = usize::try_from(nargs).unwrap_or(0);
+    let kwnames = if kwnames.is_null() {
+        None
+    } else {
+        // SAFETY: a non-NULL kwnames is a tuple of str, borrowed for the call.
+        Some(unsafe { Bound::from_borrowed_ptr(py, kwnames) }.cast_into::<PyTuple>()?)
+    };
+    let value = |i: usize| {
+        // SAFETY: only called with i < nargs + len(kwnames), the length of the argument
+        // vector CPython passed.
+        unsafe { Bound::from_borrowed_ptr(py, *args.add(i)) }
+    };
+    if nargs > N {
+        let (how, n) = if required == N {
+            ("exactly", N)
+        } else {
+            ("at most", N)
+        };
+        let plural = if n == 1 { "" } else { "s" };
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "{func}() takes {how} {n} argument{plural} ({nargs} given)"
+        )));
+    }
+    let mut out: [Option<Bound<'py, PyAny>>; N] = std::array::from_fn(|_| None);
+    for (i, slot) in out.iter_mut().enumerate().take(nargs) {
+        *slot = Some(value(i));
+    }
+    if let Some(kwnames) = &kwnames {
+        for (k, key) in kwnames.iter().enumerate() {
+            let key = key.cast_into::<pyo3::types::PyString>()?;
+            let key = key.to_str()?;
+            match names.iter().position(|n| *n == key) {
+                Some(pos) if out[pos].is_some() => {
+                    return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                        "argument for {func}() given by name ('{key}') and position ({})",
+                        pos + 1
+                    )));
+                }
+                Some(pos) => out[pos] = Some(value(nargs + k)),
+                None => {
+                    return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                        "'{key}' is an invalid keyword argument for {func}()"
+                    )));
+                }
+            }
+        }
+    }
+    for (i, name) in names.iter().enumerate().take(required) {
+        if out[i].is_none() {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "{func}() missing required argument '{name}' (pos {})",
+                i + 1
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// Runs a method body for CPython: its value as a new reference, or NULL with the
+/// exception set; a panic becomes `pyo3_runtime.PanicException`, never unwinding into C.
+fn method_result<'py>(
+    py: Python<'py>,
+    body: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
+) -> *mut ffi::PyObject {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(Ok(obj)) => obj.into_ptr(),
+        Ok(Err(err)) => {
+            err.restore(py);
+            std::ptr::null_mut()
+        }
+        Err(_) => {
+            pyo3::panic::PanicException::new_err("panic in a ferrosock socket method").restore(py);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+fn int_or(obj: Option<Bound<'_, PyAny>>, default: i32) -> PyResult<i32> {
+    obj.map_or(Ok(default), |o| o.extract())
+}
+
+/// `socket.recv_exactly(n, flags=0)` as a C method.
+///
+/// # Safety
+/// Called by CPython only, through the method descriptor: GIL held, `slf` a
+/// `ferrosock.socket`, arguments in the vectorcall layout.
+unsafe extern "C" fn recv_exactly_method(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls methods of Python objects with the GIL held.
+    let py = unsafe { Python::assume_attached() };
+    method_result(py, || {
+        // SAFETY: forwarded from CPython's call, see the function's contract.
+        let [n, flags] =
+            unsafe { fastcall_args(py, "recv_exactly", ["n", "flags"], 1, args, nargs, kwnames)? };
+        // SAFETY: `slf` is the instance the descriptor was called on, borrowed for the call.
+        let sock = unsafe { Bound::from_borrowed_ptr(py, slf) };
+        let n = n.ok_or_else(|| PyRuntimeError::new_err("missing argument"))?;
+        Ok(recv_exactly(py, &sock, &n, int_or(flags, 0)?)?.into_any())
+    })
+}
+
+/// `socket.recv_exactly_into(buffer, nbytes=0, flags=0)` as a C method.
+///
+/// # Safety
+/// As [`recv_exactly_method`].
+unsafe extern "C" fn recv_exactly_into_method(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls methods of Python objects with the GIL held.
+    let py = unsafe { Python::assume_attached() };
+    method_result(py, || {
+        // SAFETY: forwarded from CPython's call, see the function's contract.
+        let [buffer, nbytes, flags] = unsafe {
+            fastcall_args(
+                py,
+                "recv_exactly_into",
+                ["buffer", "nbytes", "flags"],
+                1,
+                args,
+                nargs,
+                kwnames,
+            )?
+        };
+        // SAFETY: `slf` is the instance the descriptor was called on, borrowed for the call.
+        let sock = unsafe { Bound::from_borrowed_ptr(py, slf) };
+        let buffer = buffer.ok_or_else(|| PyRuntimeError::new_err("missing argument"))?;
+        let got = recv_exactly_into(py, &sock, &buffer, nbytes.as_ref(), int_or(flags, 0)?)?;
+        Ok(got.into_pyobject(py)?.into_any())
+    })
+}
+
+/// Replaces `recv_exactly` and `recv_exactly_into` of `cls` (the `ferrosock.socket` class,
+/// whose Python definitions document them) with C-level method descriptors that behave the
+/// same, keeping the docstrings and signatures.
+#[pyfunction]
+fn install_socket_methods(cls: &Bound<'_, PyType>) -> PyResult<()> {
+    let py = cls.py();
+    let methods: [(&str, &str, ffi::PyCFunctionFastWithKeywords); 2] = [
+        (
+            "recv_exactly",
+            "($self, /, n, flags=0)",
+            recv_exactly_method,
+        ),
+        (
+            "recv_exactly_into",
+            "($self, /, buffer, nbytes=0, flags=0)",
+            recv_exactly_into_method,
+        ),
+    ];
+    for (name, signature, meth) in methods {
+        let doc: String = cls
+            .getattr(name)
+            .and_then(|f| f.getattr("__doc__"))
+            .and_then(|d| d.extract::<Option<String>>())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let text = format!("{name}{signature}\n--\n\n{}", doc.trim());
+        let to_c = |s: String| {
+            std::ffi::CString::new(s).map_err(|_| PyValueError::new_err("NUL in a docstring"))
+        };
+        // The definition must outlive the descriptor, which lives as long as the class:
+        // leaked once per installation (the package installs once, at import).
+        let def = Box::leak(Box::new(ffi::PyMethodDef {
+            ml_name: to_c(name.to_owned())?.into_raw(),
+            ml_meth: ffi::PyMethodDefPointer {
+                PyCFunctionFastWithKeywords: meth,
+            },
+            ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+            ml_doc: to_c(text)?.into_raw(),
+        }));
+        // SAFETY: cls is a live type object and `def` a valid, never-freed PyMethodDef
+        // whose function matches its flags; a new reference or NULL with an error comes back.
+        let descr = unsafe {
+            Bound::from_owned_ptr_or_err(py, ffi::PyDescr_NewMethod(cls.as_type_ptr(), def))?
+        };
+        cls.setattr(name, descr)?;
+    }
+    Ok(())
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(install_socket_methods, m)?)?;
     m.add_function(wrap_pyfunction!(recv_exactly, m)?)?;
     m.add_function(wrap_pyfunction!(recv_exactly_into, m)?)?;
     m.add_function(wrap_pyfunction!(recv_frame, m)?)?;

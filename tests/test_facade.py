@@ -254,3 +254,13 @@ def test_name_resolution_is_the_stdlib_function():
     assert ferrosock.gethostbyname("localhost") == std.gethostbyname("localhost")
     with pytest.raises(ferrosock.gaierror):
         ferrosock.getaddrinfo("nosuchname.invalid", 80)
+
+
+@pytest.mark.parametrize("name", ["create_connection", "create_server", "socketpair", "fromfd"])
+def test_wrapped_functions_keep_the_stdlib_signature(name):
+    import inspect
+
+    def shape(fn):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+
+    assert shape(getattr(ferrosock, name)) == shape(getattr(std, name))

@@ -18,7 +18,15 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import ferrosock
 from ferrosock.framing import FrameDecoder, FrameStream, encode_frame
-from tests.loops_support import Dribbler, Raised, alarm_raising, chunk_sizes, open_fds, stream_pair
+from tests.loops_support import (
+    Dribbler,
+    Raised,
+    alarm_raising,
+    chunk_sizes,
+    exc_signature,
+    open_fds,
+    stream_pair,
+)
 
 HEADERS = ["!B", "!H", "!I", "!Q", "<H", "<I", "<Q", ">I", "=I", "@I", "I", "!L", "L"]
 
@@ -193,17 +201,29 @@ def test_send_frames_checks_everything_before_sending():
             b.recv(1)  # nothing at all was sent
 
 
-def test_send_frame_errors_match_sendall():
+def test_send_frame_to_a_closed_peer_matches_sendall():
     a, b = ferrosock.socketpair()
     with a:
         b.close()
-        for fn in (lambda: a.send_frame(b"x"), lambda: a.send_frames([b"x"])):
-            with pytest.raises(BrokenPipeError):
-                fn()
+        std = socket.socket(fileno=a.fileno())
+        try:
+            expected = exc_signature(lambda: std.sendall(b"x"))
+        finally:
+            std.detach()
+        assert expected is not None and expected[0] is BrokenPipeError
+        assert exc_signature(lambda: a.send_frame(b"x")) == expected
+        assert exc_signature(lambda: a.send_frames([b"x"])) == expected
+
+
+def test_send_frame_on_a_closed_socket_matches_sendall():
+    a, b = ferrosock.socketpair()
+    with b, socket.socket() as std:
         a.close()
-        with pytest.raises(OSError) as info:
-            a.send_frame(b"x")
-        assert info.value.errno == 9
+        std.close()
+        expected = exc_signature(lambda: std.sendall(b"x"))
+        assert expected is not None and expected[1] == 9
+        assert exc_signature(lambda: a.send_frame(b"x")) == expected
+        assert exc_signature(lambda: a.send_frames([b"x"])) == expected
 
 
 def test_send_frame_timeout():
@@ -424,3 +444,20 @@ def test_stream_reentrant_call_from_signal_handler_is_refused():
             signal.signal(signal.SIGALRM, old)
         assert seen and "reentrant" in str(seen[0])
         time.sleep(0)
+
+
+def test_waiting_for_another_threads_recv_is_interruptible():
+    """The main thread queued behind a reader thread's blocked recv still gets signals."""
+    a, b = ferrosock.socketpair()
+    with a, b:
+        stream = FrameStream(b)
+        got: list[bytes] = []
+        t = threading.Thread(target=lambda: got.append(stream.recv()))
+        t.start()
+        time.sleep(0.05)  # let the thread take the stream and block in recv
+        with alarm_raising(0.1) as fired, pytest.raises(Raised):
+            stream.recv()
+        assert fired
+        a.sendall(wire([b"for the thread"]))
+        t.join(10)
+        assert got == [b"for the thread"]

@@ -415,3 +415,61 @@ def test_stdlib_subclass_socket_objects_work():
         assert _native.recv_exactly(Wrapper(), 2) == b"34"
         with pytest.raises(TimeoutError):
             _native.recv_exactly(Wrapper(), 1)
+
+
+# --- the C-level methods ---------------------------------------------------------------
+
+
+def test_methods_take_keywords_and_report_argument_errors():
+    import inspect
+
+    assert str(inspect.signature(ferrosock.socket.recv_exactly)) == "(self, /, n, flags=0)"
+    assert "IncompleteReadError" in (ferrosock.socket.recv_exactly.__doc__ or "")
+    w, r = stream_pair("unix")
+    with w, r:
+        w.sendall(b"abcdef")
+        assert r.recv_exactly(n=2) == b"ab"
+        assert r.recv_exactly(2, flags=0) == b"cd"
+        buf = bytearray(2)
+        assert r.recv_exactly_into(buffer=buf, nbytes=2, flags=0) == 2
+        assert buf == b"ef"
+        for call, message in [
+            (lambda: r.recv_exactly(), "recv_exactly() missing required argument 'n' (pos 1)"),
+            (lambda: r.recv_exactly(1, 0, 0), "recv_exactly() takes at most 2 arguments (3 given)"),
+            (lambda: r.recv_exactly(1, n=1), "given by name ('n') and position (1)"),
+            (lambda: r.recv_exactly(size=1), "'size' is an invalid keyword argument"),
+            (lambda: r.recv_exactly(1.0), "'float' object cannot be interpreted as an integer"),
+            (lambda: r.recv_exactly_into(), "missing required argument 'buffer'"),
+        ]:
+            with pytest.raises(TypeError) as info:
+                call()
+            assert message in str(info.value)
+        with socket.socket() as std, pytest.raises(TypeError, match="doesn't apply"):
+            ferrosock.socket.recv_exactly(std, 1)  # a stdlib socket
+
+
+def test_subclasses_inherit_the_native_methods():
+    class Mine(ferrosock.socket):
+        __slots__ = ()
+
+    a, b = socket.socketpair()
+    with a, Mine(fileno=b.detach()) as m:
+        a.sendall(b"xyz")
+        assert m.recv_exactly(3) == b"xyz"
+
+
+def test_exception_classes():
+    import pickle
+
+    from ferrosock import framing
+
+    assert issubclass(ferrosock.IncompleteReadError, EOFError)
+    assert issubclass(ferrosock.FrameError, ValueError)
+    assert framing.IncompleteReadError is ferrosock.IncompleteReadError
+    assert framing.FrameError is ferrosock.FrameError
+    assert {"IncompleteReadError", "FrameError"} <= set(ferrosock.__all__)
+    e = ferrosock.IncompleteReadError(b"ab", 5)
+    again = pickle.loads(pickle.dumps(e))
+    assert type(again) is ferrosock.IncompleteReadError
+    assert (again.partial, again.expected, str(again)) == (b"ab", 5, str(e))
+    assert repr(ferrosock.IncompleteReadError).startswith("<class 'ferrosock.")

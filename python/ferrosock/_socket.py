@@ -14,6 +14,11 @@ from typing import Any
 
 from ferrosock import _native
 
+# Module-level names: one dictionary lookup per call instead of two on the hot paths.
+_recv_exactly = _native.recv_exactly
+_recv_exactly_into = _native.recv_exactly_into
+_recvmany = _native.recvmany
+
 DEFAULT_MAX_FRAME = 16 * 1024 * 1024
 
 __all__ = [
@@ -57,7 +62,7 @@ class socket(_std.socket):
         reset, a signal handler's exception) carries them in ``.partial`` as well. The
         socket's timeout bounds the whole call. ``MSG_PEEK`` is refused (``ValueError``).
         """
-        return _native.recv_exactly(self, n, flags)
+        return _recv_exactly(self, n, flags)
 
     def recv_exactly_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         """recv_exactly_into(buffer[, nbytes[, flags]]) -> nbytes
@@ -65,12 +70,14 @@ class socket(_std.socket):
         Fill ``buffer[:nbytes]`` (all of ``buffer`` if ``nbytes`` is 0) with exactly that many
         bytes and return the count; ends of stream and errors as ``recv_exactly``.
         """
-        return _native.recv_exactly_into(self, buffer, nbytes, flags)
+        return _recv_exactly_into(self, buffer, nbytes, flags)
 
     def send_frame(self, data: Any, *, header: str = "!I") -> None:
         """Send ``data`` preceded by its length packed with the ``struct`` format ``header``
         (one unsigned integer: ``!B !H !I !Q <H <I <Q`` ...), completely, like ``sendall``.
         A payload the header cannot express raises ``ValueError`` before anything is sent.
+        As with ``sendall``, an error after part of a frame went out leaves the stream's
+        framing broken; ``ferrosock.framing.FrameStream`` queues the rest instead.
         """
         _native.send_frame(self, data, header)
 
@@ -99,7 +106,7 @@ class socket(_std.socket):
         ``with_flags=True`` items are ``(data, address, msg_flags)`` and ``MSG_TRUNC`` in
         ``msg_flags`` marks it, as ``recvmsg`` does.
         """
-        return _native.recvmany(self, maxmsgs, bufsize, flags, with_flags)
+        return _recvmany(self, maxmsgs, bufsize, flags, with_flags)
 
     def sendmany(self, messages: Iterable[Any], address: Any = None, flags: int = 0) -> int:
         """sendmany(messages[, address[, flags]]) -> count
@@ -114,6 +121,9 @@ class socket(_std.socket):
 
 
 socket.__module__ = "ferrosock"
+# The exact reads are bounded by one system call per message, where a Python frame shows:
+# the same methods become C-level method descriptors (documentation and signatures kept).
+_native.install_socket_methods(socket)
 
 
 def _adopt(std_sock: _std.socket) -> socket:
@@ -151,21 +161,39 @@ def fromfd(fd: int, family: int, type: int, proto: int = 0) -> socket:  # noqa: 
     return socket(family, type, proto, _std.dup(fd))
 
 
-def create_connection(*args, **kwargs) -> socket:
+def create_connection(
+    address: tuple[str | None, int],
+    timeout: float | None = _std._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+    source_address: tuple[str, int] | None = None,
+    *,
+    all_errors: bool = False,
+) -> socket:
     """Connect to a TCP service, exactly as ``socket.create_connection``; returns a
     ``ferrosock.socket``."""
-    return _adopt(_std.create_connection(*args, **kwargs))
+    return _adopt(_std.create_connection(address, timeout, source_address, all_errors=all_errors))
 
 
-def create_server(*args, **kwargs) -> socket:
+def create_server(
+    address: tuple[str, int],
+    *,
+    family: int = _std.AF_INET,
+    backlog: int | None = None,
+    reuse_port: bool = False,
+    dualstack_ipv6: bool = False,
+) -> socket:
     """Create a listening TCP socket, exactly as ``socket.create_server``; returns a
     ``ferrosock.socket``."""
-    return _adopt(_std.create_server(*args, **kwargs))
+    return _adopt(
+        _std.create_server(
+            address,
+            family=family,
+            backlog=backlog,
+            reuse_port=reuse_port,
+            dualstack_ipv6=dualstack_ipv6,
+        )
+    )
 
 
-for _f in (create_connection, create_server):
-    _f.__signature__ = __import__("inspect").signature(getattr(_std, _f.__name__))  # type: ignore[attr-defined]
-    _f.__module__ = "ferrosock"
-for _f in (socketpair, fromfd):
+for _f in (create_connection, create_server, socketpair, fromfd):
     _f.__module__ = "ferrosock"
 del _f

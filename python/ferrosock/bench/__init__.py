@@ -133,7 +133,7 @@ def run(
 ) -> tuple[list[CaseResult], list[Table]]:
     # Many short rounds rather than a few long ones: the load on a shared machine changes
     # on a scale of milliseconds to seconds, and both halves of a short pair see the same.
-    rounds, budget_ns = (5, 4e6) if quick else (11, 8e6)
+    rounds, budget_ns = (5, 4e6) if quick else (9, 6e6)
     results: list[CaseResult] = []
     tables: list[Table] = []
     for module_name in SCENARIO_MODULES:

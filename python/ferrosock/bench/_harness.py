@@ -107,7 +107,7 @@ _CLOCKS: dict[str, Callable[[], int]] = {
 
 # Each round is split into this many alternating samples per side; the round keeps each
 # side's fastest sample, since on a shared machine noise only ever adds time.
-SAMPLES_PER_ROUND = 4
+SAMPLES_PER_ROUND = 3
 
 
 def _time_calls(fn: Callable[[], Any], number: int, clock: Callable[[], int]) -> float:
