@@ -24,7 +24,6 @@ impl ByteView {
     /// Any failure becomes the `TypeError` `w*` raises: `"{arg} must be read-write
     /// bytes-like object, not bytes"`, where `arg` is e.g. `"recv_into() argument 1"`
     /// (`PyArg_ParseTuple` wording) or `"argument"` (Argument Clinic wording).
-    #[allow(dead_code)] // NOTE: used by pack_into and the recv_into loops, landing next
     pub fn writable(obj: &Bound<'_, PyAny>, arg: &str) -> PyResult<Self> {
         Self::get(obj, ffi::PyBUF_WRITABLE).map_err(|_| {
             PyTypeError::new_err(format!(
@@ -66,7 +65,6 @@ impl ByteView {
     /// The exported bytes, writable. Only for views made by [`ByteView::writable`].
     ///
     /// Takes `&mut self` so no other slice of this view is alive at the same time.
-    #[allow(dead_code)] // NOTE: used by pack_into and the recv_into loops
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         debug_assert!(self.view.readonly == 0);
         if self.view.buf.is_null() || self.len() == 0 {

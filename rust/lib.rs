@@ -12,6 +12,7 @@ mod server;
 mod sockaddr;
 mod sockio;
 mod sockserver;
+mod structfmt;
 mod udp;
 
 /// The private extension module behind the `ferrosock` package. Users import `ferrosock`.
@@ -19,6 +20,7 @@ mod udp;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     addr::register(m)?;
+    structfmt::register(m)?;
     loadgen::register(m)?;
     sockaddr::register(m)?;
     framing::register(m)?;

@@ -3,11 +3,12 @@
 Users import ``ferrosock``; these stubs keep the facade and its tests type-checked.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from os import PathLike
 from typing import Any, final
 
 from _typeshed import ReadableBuffer, WriteableBuffer
+from typing_extensions import disjoint_base
 
 __version__: str
 
@@ -25,6 +26,51 @@ def inet_aton_many(ip_strings: Iterable[str], /) -> bytes: ...
 def inet_ntoa_many(packed: ReadableBuffer, /) -> list[str]: ...
 def inet_pton_many(address_family: int, ip_strings: Iterable[str], /) -> bytes: ...
 def inet_ntop_many(address_family: int, packed: ReadableBuffer, /) -> list[str]: ...
+
+# --- struct (rust/structfmt/) ------------------------------------------------------------
+
+@disjoint_base
+class Struct:
+    """struct.Struct(format): a compiled format."""
+
+    def __init__(self, format: str | bytes) -> None: ...  # noqa: A002 - the keyword's name
+    @property
+    def format(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    def pack(self, *v: Any) -> bytes: ...
+    def pack_into(self, buffer: WriteableBuffer, offset: int, *v: Any) -> None: ...
+    def unpack(self, buffer: ReadableBuffer, /) -> tuple[Any, ...]: ...
+    def unpack_from(self, buffer: ReadableBuffer, offset: int = 0) -> tuple[Any, ...]: ...
+    def iter_unpack(self, buffer: ReadableBuffer, /) -> unpack_iterator: ...
+    def pack_many(self, records: Iterable[Iterable[Any]], /) -> bytes: ...
+    def unpack_many(self, buffer: ReadableBuffer, /) -> list[tuple[Any, ...]]: ...
+
+@final
+class unpack_iterator(Iterator[tuple[Any, ...]]):
+    def __iter__(self) -> unpack_iterator: ...
+    def __next__(self) -> tuple[Any, ...]: ...
+    def __length_hint__(self) -> int: ...
+
+# The stdlib's parameter name is `format` (A002: shadows the builtin, on purpose).
+def struct_pack(format: str | bytes, /, *v: Any) -> bytes: ...  # noqa: A002
+def struct_pack_into(
+    format: str | bytes,  # noqa: A002
+    buffer: WriteableBuffer,
+    offset: int,
+    /,
+    *v: Any,
+) -> None: ...
+def struct_unpack(format: str | bytes, buffer: ReadableBuffer, /) -> tuple[Any, ...]: ...  # noqa: A002
+def struct_unpack_from(
+    format: str | bytes,  # noqa: A002
+    /,
+    buffer: ReadableBuffer,
+    offset: int = 0,
+) -> tuple[Any, ...]: ...
+def struct_iter_unpack(format: str | bytes, buffer: ReadableBuffer, /) -> unpack_iterator: ...  # noqa: A002
+def struct_calcsize(format: str | bytes, /) -> int: ...  # noqa: A002
+def struct_clearcache() -> None: ...
 
 # --- socketserver: sockserver.rs ---------------------------------------------------------
 
