@@ -23,6 +23,7 @@ __all__ = ["SCENARIO_MODULES", "main", "run"]
 
 SCENARIO_MODULES: list[str] = [
     "scenarios_addr",
+    "scenarios_ipaddress",
     "scenarios_struct",
     "scenarios_loops",
     "scenarios_socketserver",
