@@ -15,7 +15,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import errno
-import importlib
 import os
 import pty
 import re
@@ -28,8 +27,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -385,14 +382,3 @@ def check_lines(actual: str, expected: Sequence[Expected]) -> None:
         if not ok:
             problems.append(f"line {i + 1}: got {got!r}, expected {want!r}")
     assert not problems, "\n".join(problems) + "\n--- actual output\n" + actual
-
-
-def require_ferrosock_module(impl: str, module: str, issue: int) -> None:
-    """Skips the ferrosock run of an example whose ferrosock module has not landed yet (the
-    stdlib run still checks the example and the test); once it lands, the test runs."""
-    if impl != "ferrosock":
-        return
-    try:
-        importlib.import_module(f"ferrosock.{module}")
-    except ImportError as e:
-        pytest.skip(f"ferrosock.{module} is not available yet (issue {issue}): {e}")

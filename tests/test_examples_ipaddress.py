@@ -6,13 +6,12 @@ import ipaddress
 
 import pytest
 
-from tests.example_runner import IMPLS, check_lines, require_ferrosock_module, run
+from tests.example_runner import IMPLS, check_lines, run
 
 pytestmark = [pytest.mark.parametrize("impl", IMPLS), pytest.mark.usefixtures("no_fd_leak")]
 
 
 def test_seed_address(impl: str) -> None:
-    require_ferrosock_module(impl, "ipaddress", issue=7)
     check_lines(
         run("ipaddress_ip_address", impl=impl),
         [
@@ -27,7 +26,6 @@ def test_seed_address(impl: str) -> None:
 
 @pytest.mark.parametrize("address", ["10.1.2.3", "::1", "2002:ac10:10a:1234:21e:52ff:fe74:40e"])
 def test_other_addresses(impl: str, address: str) -> None:
-    require_ferrosock_module(impl, "ipaddress", issue=7)
     a = ipaddress.ip_address(address)
     check_lines(
         run("ipaddress_ip_address", address, impl=impl),
@@ -43,7 +41,6 @@ def test_other_addresses(impl: str, address: str) -> None:
 
 def test_invalid_address(impl: str) -> None:
     """Not an address: ip_address() raises ValueError with the stdlib's message."""
-    require_ferrosock_module(impl, "ipaddress", issue=7)
     err: list[str] = []
     assert run("ipaddress_ip_address", "not-an-ip", impl=impl, returncode=1, stderr_sink=err) == ""
     assert err[0].splitlines()[-1] == (

@@ -15,7 +15,6 @@ from tests.example_runner import (
     IMPLS,
     check_lines,
     free_port,
-    require_ferrosock_module,
     run,
     running,
 )
@@ -50,7 +49,6 @@ def _multicast_on_loopback() -> str | None:
 
 
 def test_multicast_sender_and_receiver(impl: str) -> None:
-    require_ferrosock_module(impl, "struct", issue=3)
     reason = _multicast_on_loopback()
     if reason:
         pytest.skip(reason)
@@ -89,7 +87,6 @@ def test_multicast_sender_and_receiver(impl: str) -> None:
 
 def test_multicast_sender_without_receiver(impl: str) -> None:
     """Nobody in the group: the sender waits 0.2 s, then gives up (socket.timeout)."""
-    require_ferrosock_module(impl, "struct", issue=3)
     reason = _multicast_on_loopback()
     if reason:
         pytest.skip(reason)
@@ -108,7 +105,6 @@ def test_multicast_sender_without_receiver(impl: str) -> None:
 
 
 def test_binary_client_and_server(impl: str) -> None:
-    require_ferrosock_module(impl, "struct", issue=3)
     port = free_port()
     args = ("--port", str(port))
     packed = struct.Struct("I 2s f").pack(1, b"ab", 2.7)
@@ -136,7 +132,6 @@ def test_binary_client_and_server(impl: str) -> None:
 
 
 def test_can_frames(impl: str) -> None:
-    require_ferrosock_module(impl, "struct", issue=3)
     check_lines(
         run("can_frames", impl=impl),
         [
@@ -156,7 +151,6 @@ def test_can_frames(impl: str) -> None:
 def test_can_frames_on_a_bus(impl: str) -> None:
     """The docs' loop needs a CAN interface; without one, opening or binding the raw CAN
     socket fails, and the example dies with the same error as the stdlib."""
-    require_ferrosock_module(impl, "struct", issue=3)
     try:
         with socket.socket(socket.AF_CAN, socket.SOCK_RAW, socket.CAN_RAW) as s:
             s.bind(("vcan0",))
