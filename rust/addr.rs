@@ -628,6 +628,9 @@ unsafe fn swap32_arg(arg: *mut ffi::PyObject, to_be: bool) -> *mut ffi::PyObject
 }
 
 /// Mirrors `socket.htonl(x)`.
+///
+/// # Safety
+/// Only CPython calls it, through its `METH_O` definition: GIL held, `arg` a valid object.
 unsafe extern "C" fn htonl_o(
     _m: *mut ffi::PyObject,
     arg: *mut ffi::PyObject,
@@ -637,6 +640,9 @@ unsafe extern "C" fn htonl_o(
 }
 
 /// Mirrors `socket.ntohl(x)`.
+///
+/// # Safety
+/// Only CPython calls it, through its `METH_O` definition: GIL held, `arg` a valid object.
 unsafe extern "C" fn ntohl_o(
     _m: *mut ffi::PyObject,
     arg: *mut ffi::PyObject,
