@@ -4,6 +4,7 @@ tiny run produces a complete report. Bounded; no timing assertions."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import struct
 import threading
@@ -25,6 +26,8 @@ from ferrosock.bench._serverbench import (
 from ferrosock.bench.scenarios_server import LoadTable, Target, Timing, to_table
 
 PYTHON_KINDS = ["asyncio", "uvloop", "selectors", "socketserver", "ferrosock-socketserver"]
+if importlib.util.find_spec("uvloop") is None:  # the bench reports it absent; so do we
+    PYTHON_KINDS.remove("uvloop")
 if hasattr(ferrosock, "Server"):
     PYTHON_KINDS.append("ferrosock")
 
