@@ -185,11 +185,25 @@ pub fn parse_inet_pton6(s: &[u8]) -> Option<[u8; 16]> {
     text[..s.len()].copy_from_slice(s);
     let hex = |k: usize| HEX_VALUE[text[k & 63] as usize];
 
-    // Groups are collected as 16-bit words; `::` is resolved once at the end by placing
-    // the words after it at the tail (glibc moves bytes; the result is the same).
-    let mut words = [0u16; 8];
+    // Groups accumulate into two 128-bit integers, before and after `::`; the address is
+    // `before` shifted past the zero run, or'ed with `after` (glibc moves bytes instead; the
+    // result is the same).
+    let mut before: u128 = 0;
+    let mut after: u128 = 0;
     let mut nwords = 0usize;
     let mut gap: Option<usize> = None;
+    let mut push = |w: u128, gap: Option<usize>, nwords: &mut usize| -> Option<()> {
+        if *nwords == 8 {
+            return None;
+        }
+        if gap.is_some() {
+            after = (after << 16) | w;
+        } else {
+            before = (before << 16) | w;
+        }
+        *nwords += 1;
+        Some(())
+    };
     let mut i = 0usize;
     if s[0] == b':' {
         if s.get(1) != Some(&b':') {
@@ -216,8 +230,7 @@ pub fn parse_inet_pton6(s: &[u8]) -> Option<[u8; 16]> {
         match text[i & 63] {
             0 if i == s.len() => {
                 if ndigits > 0 {
-                    *words.get_mut(nwords)? = val;
-                    nwords += 1;
+                    push(u128::from(val), gap, &mut nwords)?;
                 }
                 break;
             }
@@ -233,38 +246,33 @@ pub fn parse_inet_pton6(s: &[u8]) -> Option<[u8; 16]> {
                 if i == s.len() {
                     return None;
                 }
-                *words.get_mut(nwords)? = val;
-                nwords += 1;
+                push(u128::from(val), gap, &mut nwords)?;
             }
             b'.' if nwords <= 6 => {
                 let v4 = parse_inet_pton4(&s[curtok..])?;
-                words[nwords] = u16::from_be_bytes([v4[0], v4[1]]);
-                words[nwords + 1] = u16::from_be_bytes([v4[2], v4[3]]);
-                nwords += 2;
+                push(
+                    u128::from(u16::from_be_bytes([v4[0], v4[1]])),
+                    gap,
+                    &mut nwords,
+                )?;
+                push(
+                    u128::from(u16::from_be_bytes([v4[2], v4[3]])),
+                    gap,
+                    &mut nwords,
+                )?;
                 break;
             }
             _ => return None,
         }
     }
-    let mut out = [0u8; 16];
-    match gap {
+    let value = match gap {
         // `::` must stand for at least one zero group.
         Some(_) if nwords == 8 => return None,
-        Some(g) => {
-            let shift = 8 - nwords;
-            for (k, w) in words[..nwords].iter().enumerate() {
-                let at = if k < g { k } else { k + shift };
-                out[2 * at..2 * at + 2].copy_from_slice(&w.to_be_bytes());
-            }
-        }
-        None if nwords == 8 => {
-            for (k, w) in words.iter().enumerate() {
-                out[2 * k..2 * k + 2].copy_from_slice(&w.to_be_bytes());
-            }
-        }
+        Some(g) => before.checked_shl(16 * (8 - g) as u32).unwrap_or(0) | after,
+        None if nwords == 8 => before,
         None => return None,
-    }
-    Some(out)
+    };
+    Some(value.to_be_bytes())
 }
 
 /// `"ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".len()`
@@ -620,6 +628,9 @@ unsafe fn swap32_arg(arg: *mut ffi::PyObject, to_be: bool) -> *mut ffi::PyObject
 }
 
 /// Mirrors `socket.htonl(x)`.
+///
+/// # Safety
+/// Only CPython calls it, through its `METH_O` definition: GIL held, `arg` a valid object.
 unsafe extern "C" fn htonl_o(
     _m: *mut ffi::PyObject,
     arg: *mut ffi::PyObject,
@@ -629,6 +640,9 @@ unsafe extern "C" fn htonl_o(
 }
 
 /// Mirrors `socket.ntohl(x)`.
+///
+/// # Safety
+/// Only CPython calls it, through its `METH_O` definition: GIL held, `arg` a valid object.
 unsafe extern "C" fn ntohl_o(
     _m: *mut ffi::PyObject,
     arg: *mut ffi::PyObject,

@@ -7,6 +7,7 @@ mod addr;
 mod buffer;
 mod errors;
 mod framing;
+mod ipaddr;
 mod loadgen;
 mod server;
 mod sockaddr;
@@ -28,5 +29,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     udp::register(m)?;
     server::register(m)?;
     sockserver::register(m)?;
+    ipaddr::register(m)?;
     Ok(())
 }

@@ -38,20 +38,18 @@ from ferrosock.server import (
 )
 
 # Every other public name of the stdlib module, as the very same object: constants, enums,
-# exceptions and the functions ferrosock has no reason to replace (name resolution is C
-# calling libc already).
+# exceptions, the functions ferrosock has no reason to replace (name resolution is C
+# calling libc already), and the modules it imports (code does write `socket.errno.EPIPE`).
+# `_GLOBAL_DEFAULT_TIMEOUT` is private but part of the API in practice: it is the default
+# of `create_connection(timeout=...)`, and wrappers pass it through.
 globals().update(
     {
         _name: _value
         for _name, _value in vars(_std).items()
-        if not _name.startswith("_")
-        and not isinstance(_value, type(_std))
+        if (not _name.startswith("_") or _name == "_GLOBAL_DEFAULT_TIMEOUT")
         and _name not in globals()
     }
 )
-
-# `ferrosock.framing` is there after a bare `import ferrosock`.
-from ferrosock import framing as framing  # noqa: E402
 
 __version__: str = _native.__version__
 

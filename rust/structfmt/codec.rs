@@ -194,6 +194,7 @@ fn as_pylong<'py>(v: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 
 /// Calls a `PyLong_As*` conversion on `v` (after `get_pylong`), turning `OverflowError`
 /// into struct.error("argument out of range") as `get_long` and friends do.
+/// `conv` must be one of CPython's `PyLong_As*` functions (see the SAFETY note at the call).
 #[inline(always)]
 fn convert<T: Copy + PartialEq>(
     v: &Bound<'_, PyAny>,

@@ -917,6 +917,9 @@ fn none_ptr(py: Python<'_>) -> *mut ffi::PyObject {
 // Raw method bodies. Each is wrapped by a PyO3 trampoline; arguments follow the CPython
 // calling convention named on the PyMethodDef.
 
+/// # Safety
+/// Called only through its `PyMethodDef` by CPython (via the PyO3 trampoline): GIL held,
+/// `args` pointing to `nargs` valid borrowed references (plus one per keyword name).
 unsafe fn m_pack(
     py: Python<'_>,
     slf: *mut ffi::PyObject,
@@ -995,6 +998,9 @@ unsafe fn m_unpack_from(
     )?)
 }
 
+/// # Safety
+/// Called only through its `PyMethodDef` by CPython (via the PyO3 trampoline): GIL held,
+/// `args` pointing to `nargs` valid borrowed references (plus one per keyword name).
 unsafe fn m_iter_unpack(
     py: Python<'_>,
     slf: *mut ffi::PyObject,
@@ -1042,6 +1048,9 @@ unsafe fn f_pack(
     raw_ok(do_pack(py, s.get().program(), values)?)
 }
 
+/// # Safety
+/// Called only through its `PyMethodDef` by CPython (via the PyO3 trampoline): GIL held,
+/// `args` pointing to `nargs` valid borrowed references (plus one per keyword name).
 unsafe fn f_pack_into(
     py: Python<'_>,
     _module: *mut ffi::PyObject,
@@ -1074,6 +1083,9 @@ fn two_args<'a, 'py>(
     }
 }
 
+/// # Safety
+/// Called only through its `PyMethodDef` by CPython (via the PyO3 trampoline): GIL held,
+/// `args` pointing to `nargs` valid borrowed references (plus one per keyword name).
 unsafe fn f_unpack(
     py: Python<'_>,
     _module: *mut ffi::PyObject,
@@ -1089,6 +1101,9 @@ unsafe fn f_unpack(
     raw_ok(do_unpack(py, s.get().program(), buffer)?)
 }
 
+/// # Safety
+/// Called only through its `PyMethodDef` by CPython (via the PyO3 trampoline): GIL held,
+/// `args` pointing to `nargs` valid borrowed references (plus one per keyword name).
 unsafe fn f_unpack_from(
     py: Python<'_>,
     _module: *mut ffi::PyObject,
@@ -1125,6 +1140,9 @@ unsafe fn f_unpack_from(
     raw_ok(do_unpack_from(py, s.get().program(), buffer, offset)?)
 }
 
+/// # Safety
+/// Called only through its `PyMethodDef` by CPython (via the PyO3 trampoline): GIL held,
+/// `args` pointing to `nargs` valid borrowed references (plus one per keyword name).
 unsafe fn f_iter_unpack(
     py: Python<'_>,
     _module: *mut ffi::PyObject,
@@ -1140,6 +1158,9 @@ unsafe fn f_iter_unpack(
     raw_ok(do_iter_unpack(&s, buffer)?)
 }
 
+/// # Safety
+/// Called only through its `PyMethodDef` by CPython (via the PyO3 trampoline): GIL held,
+/// `args` pointing to `nargs` valid borrowed references (plus one per keyword name).
 unsafe fn f_calcsize(
     py: Python<'_>,
     _module: *mut ffi::PyObject,
@@ -1152,6 +1173,9 @@ unsafe fn f_calcsize(
     raw_ok(size.into_pyobject(py)?)
 }
 
+/// # Safety
+/// Called only through its `PyMethodDef` by CPython (via the PyO3 trampoline): GIL held,
+/// `args` pointing to `nargs` valid borrowed references (plus one per keyword name).
 unsafe fn f_clearcache(
     py: Python<'_>,
     _module: *mut ffi::PyObject,

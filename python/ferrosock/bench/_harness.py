@@ -117,36 +117,65 @@ def _time_calls(fn: Callable[[], Any], number: int, clock: Callable[[], int]) ->
     return (clock() - start) / number
 
 
-def _calibrate(fn: Callable[[], Any], budget_ns: float, clock: Callable[[], int]) -> int:
-    """How many calls of ``fn`` fill about ``budget_ns``."""
+def _calibrate(
+    fn: Callable[[], Any], budget_ns: float, clock: Callable[[], int]
+) -> tuple[int, float]:
+    """How many calls of ``fn`` fill about ``budget_ns``, and the time of one call."""
     number = 1
     while True:
-        elapsed = _time_calls(fn, number, clock) * number
+        per_call = _time_calls(fn, number, clock)
+        elapsed = per_call * number
         if elapsed >= budget_ns / 4 or number >= 1 << 22:
-            return max(1, int(number * budget_ns / max(elapsed, 1.0)))
+            return max(1, int(number * budget_ns / max(elapsed, 1.0))), per_call
         number *= 4
 
 
-def run_case(case: Case, *, rounds: int, round_budget_ns: float) -> CaseResult:
+# Slow baselines (the stdlib collapsing 100,000 networks takes most of a second) would make
+# one case take minutes; rounds are cut to fit this time, but never below MIN_ROUNDS.
+MIN_ROUNDS = 3
+
+
+def run_case(
+    case: Case, *, rounds: int, round_budget_ns: float, case_budget_ns: float = 2e9
+) -> CaseResult:
     """Runs one case: warm-up and correctness check, then ``rounds`` paired rounds in which
     the two sides alternate sample by sample."""
     clock = _CLOCKS[case.clock]
     if case.setup is not None:
         case.setup()
     try:
+        warm_start = clock()
         expected = case.baseline()
+        warm_a = clock() - warm_start
+        warm_start = clock()
         got = case.candidate()
+        warm_b = clock() - warm_start
         check = case.check or (lambda a, b: a == b)
         correct = bool(check(expected, got))
-        sample_budget = round_budget_ns / SAMPLES_PER_ROUND
-        n_a = _calibrate(case.baseline, sample_budget, clock)
-        n_b = _calibrate(case.candidate, sample_budget, clock)
+        samples = SAMPLES_PER_ROUND
+        sample_budget = round_budget_ns / samples
+        # A side whose first call already filled a sample is not called again to calibrate.
+        n_a, call_a = (
+            (1, warm_a)
+            if warm_a >= sample_budget
+            else _calibrate(case.baseline, sample_budget, clock)
+        )
+        n_b, call_b = (
+            (1, warm_b)
+            if warm_b >= sample_budget
+            else _calibrate(case.candidate, sample_budget, clock)
+        )
+        round_ns = samples * (n_a * call_a + n_b * call_b)
+        if round_ns * MIN_ROUNDS > case_budget_ns:
+            samples = 1
+            round_ns /= SAMPLES_PER_ROUND
+        rounds = max(MIN_ROUNDS, min(rounds, int(case_budget_ns // max(round_ns, 1.0))))
         a_times: list[float] = []
         b_times: list[float] = []
         ratios: list[float] = []
         for i in range(rounds):
             best_a = best_b = float("inf")
-            for j in range(SAMPLES_PER_ROUND):
+            for j in range(samples):
                 if (i + j) % 2 == 0:
                     best_a = min(best_a, _time_calls(case.baseline, n_a, clock))
                     best_b = min(best_b, _time_calls(case.candidate, n_b, clock))

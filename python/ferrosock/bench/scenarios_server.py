@@ -20,6 +20,7 @@ the rounds), and ratios against the asyncio and uvloop servers measured in the s
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import time
 from dataclasses import dataclass, field
@@ -166,6 +167,9 @@ def run(quick: bool = False, timings: dict[str, Timing] | None = None) -> list[L
     t = timings or (QUICK if quick else DEFAULT)
     have_server = _server_available()
     missing = [] if have_server else ["ferrosock.Server is not in this build: its rows are absent"]
+    have_uvloop = importlib.util.find_spec("uvloop") is not None
+    if not have_uvloop:
+        missing.append("uvloop is not installed (pip install uvloop): its rows are absent")
     tables: list[LoadTable] = []
 
     # --- TCP: one set of server processes for the headline and the ping-pong tables.
@@ -173,9 +177,11 @@ def run(quick: bool = False, timings: dict[str, Timing] | None = None) -> list[L
     if _loops_available():
         headline_specs.append(FS_THREADING)
     pong_specs = [NATIVE, FS_RAW, ASYNCIO_RAW, UVLOOP_RAW]
-    if not have_server:
-        headline_specs = [s for s in headline_specs if s.kind != "ferrosock"]
-        pong_specs = [s for s in pong_specs if s.kind != "ferrosock"]
+    absent = set() if have_server else {"ferrosock"}
+    if not have_uvloop:
+        absent.add("uvloop")
+    headline_specs = [s for s in headline_specs if s.kind not in absent]
+    pong_specs = [s for s in pong_specs if s.kind not in absent]
     all_specs = list(dict.fromkeys(headline_specs + pong_specs))
     import tempfile
 
@@ -201,14 +207,8 @@ def run(quick: bool = False, timings: dict[str, Timing] | None = None) -> list[L
 
         # --- Unix sockets.
         u = t["unix"]
-        unix_frame = [
-            s for s in (NATIVE, FS_FRAME, ASYNCIO, UVLOOP) if have_server or s.kind != "ferrosock"
-        ]
-        unix_raw = [
-            s
-            for s in (NATIVE, FS_RAW, ASYNCIO_RAW, UVLOOP_RAW)
-            if have_server or s.kind != "ferrosock"
-        ]
+        unix_frame = [s for s in (NATIVE, FS_FRAME, ASYNCIO, UVLOOP) if s.kind not in absent]
+        unix_raw = [s for s in (NATIVE, FS_RAW, ASYNCIO_RAW, UVLOOP_RAW) if s.kind not in absent]
         procs = start_servers(list(dict.fromkeys(unix_frame + unix_raw)), None, tmp)
         try:
             for load, specs in zip(UNIX_LOADS, (unix_frame, unix_raw), strict=True):

@@ -1,0 +1,51 @@
+"""The chat client with basic error handling: the socket is closed whatever happens.
+
+Seed 004 ("Python 套接字编程完整指南", Chinese), section 具有基本错误处理的客户端示例.
+At the end of input (no "close" typed), input() raises EOFError, which this client reports
+("Error: EOF when reading a line") before closing the connection, as the seed does.
+Run: python examples/chat_client_safe.py [--port 8000]
+"""
+
+import argparse
+
+import ferrosock as socket
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--port", type=int, default=8000)
+args = parser.parse_args()
+
+
+def run_client():
+    # create a socket object
+    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+    server_ip = "127.0.0.1"  # replace with the server's IP address
+    server_port = args.port  # replace with the server's port number
+    # establish connection with server
+    client.connect((server_ip, server_port))
+
+    try:
+        while True:
+            # get input message from user and send it to the server
+            msg = input("Enter message: ")
+            client.send(msg.encode("utf-8")[:1024])
+
+            # receive message from the server
+            response = client.recv(1024)
+            response = response.decode("utf-8")
+
+            # if server sent us "closed" in the payload, we break out of
+            # the loop and close our socket
+            if response.lower() == "closed":
+                break
+
+            print(f"Received: {response}")
+    except Exception as e:
+        print(f"Error: {e}")
+    finally:
+        # close client socket (connection to the server)
+        client.close()
+        print("Connection to server closed")
+
+
+run_client()
