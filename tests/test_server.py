@@ -4,6 +4,7 @@ socket timeouts in tests/_server_util.py."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import os
@@ -160,6 +161,95 @@ def test_reply_types_and_conn_send_order() -> None:
     with running(srv), connect(srv) as c:
         c.sendall(b"multi\nnone\nlast\n")
         assert recv_exact(c, len(b"one\ntwo\nthree\nlast\n")) == b"one\ntwo\nthree\nlast\n"
+
+
+@pytest.mark.parametrize("framing", ["frame", "line", "raw"])
+def test_messages_are_fresh_bytes_whatever_the_handler_keeps(framing: str) -> None:
+    # Equal-length messages: the server may refill the previous message's object when the
+    # handler kept no reference to it. Every message must still look brand new: right
+    # contents and hash, and messages the handler kept must never change afterwards.
+    kept: list[bytes] = []
+    views: list[memoryview] = []
+    hashes: list[int] = []
+    problems: list[str] = []
+
+    def handler(conn: ferrosock.Connection, msg: bytes) -> bytes:
+        if type(msg) is not bytes:
+            problems.append(f"type {type(msg).__name__}")
+        h = hash(msg)
+        if h != hash(bytes.fromhex(msg.hex())):
+            problems.append(f"stale hash for {msg!r}")
+        hashes.append(h)  # an int: keeps nothing alive
+        n = int(msg[:4])
+        if n % 3 == 0:
+            kept.append(msg)
+        elif n % 3 == 1:
+            views.append(memoryview(msg))
+        conn.send(msg)  # copied now, whatever happens to msg later
+        return msg
+
+    msgs = [b"%04d" % i + bytes([65 + i % 26]) * 12 for i in range(600)]
+    encoded = [frame(m) if framing == "frame" else m + b"\n" for m in msgs]
+    wire = b"".join(encoded)
+    srv = ferrosock.Server(("127.0.0.1", 0), handler, framing=framing)  # type: ignore[arg-type]
+    with running(srv), connect(srv) as c:
+        if framing == "raw":
+            # One chunk per round trip: each handler call gets exactly one message.
+            for m in msgs:
+                c.sendall(m)
+                assert recv_exact(c, 32) == m + m
+        else:
+            c.sendall(wire)
+            assert recv_exact(c, 2 * len(wire)) == b"".join(2 * e for e in encoded)
+    assert not problems, problems[:5]
+    assert kept == [m for m in msgs if int(m[:4]) % 3 == 0]
+    assert [bytes(v) for v in views] == [m for m in msgs if int(m[:4]) % 3 == 1]
+    assert hashes == [hash(m) for m in msgs]
+
+
+class _Upper:
+    def __call__(self, conn: ferrosock.Connection, msg: bytes) -> bytes:
+        return msg.upper()
+
+    def method(self, conn: ferrosock.Connection, msg: bytes) -> bytes:
+        return msg + b"!"
+
+
+def _prefixed(prefix: bytes, conn: ferrosock.Connection, msg: bytes) -> bytes:
+    return prefix + msg
+
+
+@pytest.mark.parametrize(
+    ("handler", "expect"),
+    [
+        (lambda conn, msg: msg * 2, b"abab"),  # a plain function
+        (_Upper(), b"AB"),  # a callable instance
+        (_Upper().method, b"ab!"),  # a bound method
+        (functools.partial(_prefixed, b">"), b">ab"),  # a C callable wrapping one
+    ],
+)
+def test_every_kind_of_callable_handler(handler: object, expect: bytes) -> None:
+    srv = ferrosock.Server(("127.0.0.1", 0), handler, framing="frame")  # type: ignore[arg-type]
+    with running(srv), connect(srv) as c:
+        c.sendall(frame(b"ab") * 3)
+        assert [recv_frame(c) for _ in range(3)] == [expect] * 3
+
+
+def test_builtin_handler_that_raises_closes_the_connection(caplog) -> None:
+    reported: list[object] = []
+    srv = ferrosock.Server(
+        ("127.0.0.1", 0),
+        len,  # type: ignore[arg-type]  # len(conn, msg): TypeError, raised from C
+        framing="frame",
+        on_disconnect=lambda conn, exc: reported.append(exc),
+    )
+    with caplog.at_level(logging.ERROR, logger="ferrosock.server"), running(srv):
+        with connect(srv) as c:
+            c.sendall(frame(b"x"))
+            assert recv_until_eof(c) == b""
+        wait_for(lambda: reported, what="disconnect report")
+    assert isinstance(reported[0], TypeError)
+    assert "len()" in str(reported[0])
 
 
 def test_replies_stay_in_order_under_load() -> None:

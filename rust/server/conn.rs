@@ -27,27 +27,34 @@ pub enum Framing {
 impl Framing {
     /// Appends `data` to `out` as one message of this framing: header first for `Frame`,
     /// delimiter after for `Line`. Errors when the header cannot express the length.
+    #[inline]
     pub fn encode_into(&self, data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         match self {
             Framing::Raw => out.extend_from_slice(data),
             Framing::Frame(h) => {
                 if !h.fits(data.len()) {
-                    return Err(format!(
-                        "reply of {} bytes is too long for the frame header (at most {} bytes)",
-                        data.len(),
-                        h.max_len()
-                    ));
+                    return Err(too_long(data.len(), h));
                 }
+                out.reserve(h.size() + data.len());
                 h.push(data.len(), out);
                 out.extend_from_slice(data);
             }
             Framing::Line(d) => {
+                out.reserve(data.len() + d.len());
                 out.extend_from_slice(data);
                 out.extend_from_slice(d);
             }
         }
         Ok(())
     }
+}
+
+#[cold]
+fn too_long(len: usize, h: &Header) -> String {
+    format!(
+        "reply of {len} bytes is too long for the frame header (at most {} bytes)",
+        h.max_len()
+    )
 }
 
 /// Why decoding a stream failed: its framing is lost, so the connection must close.
@@ -223,6 +230,17 @@ impl Conn {
     /// Bytes waiting to be sent.
     pub fn unsent(&self) -> usize {
         self.out.len() - self.out_pos
+    }
+
+    /// Drops the sent front of the output once it is at least half of it, before more is
+    /// appended: amortised O(1) per byte, and the buffer never holds more than twice
+    /// what is unsent.
+    #[inline]
+    pub fn compact_out(&mut self) {
+        if self.out_pos > 0 && self.out_pos >= self.out.len() / 2 {
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
     }
 
     /// Bytes received but not yet part of a complete message.

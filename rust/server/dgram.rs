@@ -6,16 +6,16 @@ use std::collections::{HashMap, VecDeque};
 use std::mem::{size_of, MaybeUninit};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::Arc;
 
-use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::conn::Framing;
-use super::shared::{DispatchGuard, LoopShared};
+use super::shared::LoopShared;
 use super::sys::{self, Epoll, Errno, SockAddr};
-use super::{addr_to_py, closed_error, dup_socket, log_error, log_warning};
+use super::{addr_to_py, dup_socket, enter_python_phase, log_error, log_warning, loop_epoll, Core};
 use crate::buffer::ByteView;
 use crate::errors::os_error_from_errno;
 
@@ -75,10 +75,8 @@ impl DgramLoop {
         batch: usize,
         high_water: usize,
     ) -> Result<Self, Errno> {
-        let epoll = Epoll::new()?;
+        let epoll = loop_epoll(&shared, &signal_r, WAKER, SIGNAL)?;
         sys::set_nonblocking(sock.as_raw_fd())?;
-        epoll.add(shared.waker_fd(), EPOLLIN, WAKER)?;
-        epoll.add(signal_r.as_raw_fd(), EPOLLIN, SIGNAL)?;
         Ok(Self {
             handler,
             shared,
@@ -103,7 +101,7 @@ impl DgramLoop {
         })
     }
 
-    fn serve(&mut self, py: Python<'_>) -> PyResult<()> {
+    pub fn serve(&mut self, py: Python<'_>) -> PyResult<()> {
         let result = self.run(py);
         if self.registered {
             let _ = self.epoll.delete(self.sock.as_raw_fd());
@@ -322,14 +320,8 @@ impl DgramLoop {
     }
 
     fn python_phase(&mut self, py: Python<'_>) -> PyResult<()> {
-        let _guard = DispatchGuard::enter(&self.shared);
-        if self.signal_pending {
-            self.signal_pending = false;
-            py.check_signals()?;
-        }
-        for note in std::mem::take(&mut self.notes) {
-            log_warning(py, &note);
-        }
+        let _guard =
+            enter_python_phase(py, &self.shared, &mut self.signal_pending, &mut self.notes)?;
         let received = std::mem::take(&mut self.received);
         let handler = self.handler.bind(py).clone();
         let mut result = Ok(());
@@ -424,9 +416,7 @@ fn zeroed_mmsghdr() -> libc::mmsghdr {
 /// The native half of `ferrosock.DatagramServer`.
 #[pyclass(frozen, module = "ferrosock._native")]
 pub struct DatagramServerCore {
-    shared: Arc<LoopShared>,
-    signal_w: OwnedFd,
-    state: Mutex<Option<DgramLoop>>,
+    core: Core<DgramLoop>,
 }
 
 #[pymethods]
@@ -451,70 +441,34 @@ impl DatagramServerCore {
             ));
         }
         let sock = dup_socket(fd, libc::SOCK_DGRAM)?;
-        let shared = Arc::new(LoopShared::new(Framing::Raw).map_err(os_error_from_errno)?);
-        let (signal_r, signal_w) = sys::pipe().map_err(os_error_from_errno)?;
-        let lp = DgramLoop::new(
-            handler,
-            shared.clone(),
-            sock,
-            signal_r,
-            max_size,
-            batch_size,
-            high_water,
-        )
-        .map_err(os_error_from_errno)?;
-        Ok(Self {
-            shared,
-            signal_w,
-            state: Mutex::new(Some(lp)),
-        })
+        let core = Core::new(Framing::Raw, |shared, signal_r| {
+            DgramLoop::new(
+                handler, shared, sock, signal_r, max_size, batch_size, high_water,
+            )
+        })?;
+        Ok(Self { core })
     }
 
     #[getter]
     fn wakeup_fd(&self) -> i32 {
-        self.signal_w.as_raw_fd()
+        self.core.wakeup_fd()
     }
 
     fn serve(&self, py: Python<'_>) -> PyResult<()> {
-        let mut guard = match self.state.try_lock() {
-            Ok(g) => g,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => {
-                return Err(PyRuntimeError::new_err(
-                    "serve_forever() is already running",
-                ))
-            }
-        };
-        match guard.as_mut() {
-            Some(lp) => lp.serve(py),
-            None => Err(closed_error()),
-        }
+        self.core.serve(py)
     }
 
     fn request_shutdown(&self, timeout: f64) {
-        super::request_shutdown(&self.shared, timeout);
+        self.core.request_shutdown(timeout);
     }
 
     /// Datagrams dropped because they were longer than `max_size`.
     #[getter]
     fn dropped(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
+        self.core.shared.dropped.load(Ordering::Relaxed)
     }
 
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let mut guard = match self.state.try_lock() {
-            Ok(g) => g,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => {
-                return Err(PyRuntimeError::new_err(
-                    "close() while serve_forever() is running; call shutdown() first",
-                ))
-            }
-        };
-        let lp = guard.take();
-        drop(guard);
-        let _ = py;
-        drop(lp);
-        Ok(())
+        self.core.close(py)
     }
 }

@@ -3,13 +3,15 @@
 //!
 //! This file is the `#[pyclass]` layer; the mechanism lives in `stream.rs` (stream loop),
 //! `dgram.rs` (datagram loop), `conn.rs` (per-connection buffers and message decoding),
-//! `shared.rs` (what other threads may touch) and `sys.rs` (system calls).
+//! `call.rs` (the per-message call into Python), `shared.rs` (what other threads may
+//! touch) and `sys.rs` (system calls).
 //!
 //! NOTE: epoll is used directly rather than through mio: the server needs `accept4`,
 //! `recvmmsg`/`sendmmsg` and `MSG_NOSIGNAL` sends that mio does not wrap anyway, and
 //! level-triggered interest lets a read stop after one short `recv` (mio is edge-triggered,
 //! which costs one more `recv` per readiness event to reach `EAGAIN`).
 
+mod call;
 mod conn;
 mod dgram;
 mod shared;
@@ -18,7 +20,7 @@ mod sys;
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use pyo3::exceptions::{
     PyBrokenPipeError, PyOSError, PyRuntimeError, PyTimeoutError, PyValueError,
@@ -31,7 +33,7 @@ use crate::buffer::ByteView;
 use crate::errors::os_error_from_errno;
 use crate::framing::Header;
 use conn::{CloseReason, Framing};
-use shared::{ConnShared, LoopShared};
+use shared::{ConnShared, DispatchGuard, LoopShared};
 use stream::{Config, StreamLoop};
 use sys::SockAddr;
 
@@ -69,6 +71,39 @@ fn log_warning(py: Python<'_>, msg: &str) {
     if let Err(e) = logger(py).and_then(|l| l.call_method1("warning", (msg,))) {
         e.write_unraisable(py, None);
     }
+}
+
+/// Starts a loop's Python phase: marks this thread as running callbacks for `shared`
+/// (until the guard drops), runs the signal handlers a wake-up asked for (raising what they
+/// raise), and logs the warnings the I/O phase left.
+fn enter_python_phase(
+    py: Python<'_>,
+    shared: &Arc<LoopShared>,
+    signal_pending: &mut bool,
+    notes: &mut Vec<String>,
+) -> PyResult<DispatchGuard> {
+    let guard = DispatchGuard::enter(shared);
+    if std::mem::take(signal_pending) {
+        py.check_signals()?;
+    }
+    for note in notes.drain(..) {
+        log_warning(py, &note);
+    }
+    Ok(guard)
+}
+
+/// A loop's epoll instance, already watching the loop's wake-up eventfd and signal pipe
+/// under the tokens the loop gives them.
+fn loop_epoll(
+    shared: &LoopShared,
+    signal_r: &OwnedFd,
+    waker_token: u64,
+    signal_token: u64,
+) -> Result<sys::Epoll, sys::Errno> {
+    let epoll = sys::Epoll::new()?;
+    epoll.add(shared.waker_fd(), libc::EPOLLIN as u32, waker_token)?;
+    epoll.add(signal_r.as_raw_fd(), libc::EPOLLIN as u32, signal_token)?;
+    Ok(epoll)
 }
 
 /// The exception `on_disconnect(conn, exc)` receives: `None` for a clean close.
@@ -256,13 +291,107 @@ fn dup_socket(fd: i32, want_type: i32) -> PyResult<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
+/// A server loop the core classes run.
+trait ServeLoop {
+    /// Serves until shutdown; see `StreamServerCore::serve`.
+    fn serve(&mut self, py: Python<'_>) -> PyResult<()>;
+}
+
+impl ServeLoop for StreamLoop {
+    fn serve(&mut self, py: Python<'_>) -> PyResult<()> {
+        StreamLoop::serve(self, py)
+    }
+}
+
+impl ServeLoop for dgram::DgramLoop {
+    fn serve(&mut self, py: Python<'_>) -> PyResult<()> {
+        dgram::DgramLoop::serve(self, py)
+    }
+}
+
+/// The life cycle both core classes share: the loop behind a mutex (held by `serve()`
+/// while it runs, emptied by `close()`), what other threads may touch, and the write end
+/// of the pipe the loop watches for signals.
+struct Core<L> {
+    shared: Arc<LoopShared>,
+    signal_w: OwnedFd,
+    state: Mutex<Option<L>>,
+}
+
+impl<L: ServeLoop> Core<L> {
+    /// Makes the shared state and the signal pipe, then the loop from them.
+    fn new(
+        framing: Framing,
+        make_loop: impl FnOnce(Arc<LoopShared>, OwnedFd) -> Result<L, sys::Errno>,
+    ) -> PyResult<Self> {
+        let shared = Arc::new(LoopShared::new(framing).map_err(os_error_from_errno)?);
+        let (signal_r, signal_w) = sys::pipe().map_err(os_error_from_errno)?;
+        let lp = make_loop(shared.clone(), signal_r).map_err(os_error_from_errno)?;
+        Ok(Self {
+            shared,
+            signal_w,
+            state: Mutex::new(Some(lp)),
+        })
+    }
+
+    fn wakeup_fd(&self) -> i32 {
+        self.signal_w.as_raw_fd()
+    }
+
+    /// The loop, unless another thread holds it (`what` names the call refused then).
+    fn lock(&self, busy: &str) -> PyResult<MutexGuard<'_, Option<L>>> {
+        match self.state.try_lock() {
+            Ok(g) => Ok(g),
+            Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(TryLockError::WouldBlock) => Err(PyRuntimeError::new_err(busy.to_owned())),
+        }
+    }
+
+    fn serve(&self, py: Python<'_>) -> PyResult<()> {
+        match self.lock("serve_forever() is already running")?.as_mut() {
+            Some(lp) => lp.serve(py),
+            None => Err(closed_error()),
+        }
+    }
+
+    fn request_shutdown(&self, timeout: f64) {
+        let ns = if timeout.is_nan() || timeout <= 0.0 {
+            0
+        } else {
+            (timeout * 1e9).min(u64::MAX as f64) as u64
+        };
+        self.shared.shutdown_timeout_ns.store(ns, Ordering::Release);
+        self.shared.shutdown.store(true, Ordering::Release);
+        self.shared.wake();
+    }
+
+    /// Drops the loop. It holds Python objects (handlers, connections), so this runs with
+    /// the GIL held (`_py`) and they are released at once.
+    fn close(&self, _py: Python<'_>) -> PyResult<()> {
+        let lp = self
+            .lock("close() while serve_forever() is running; call shutdown() first")?
+            .take();
+        drop(lp);
+        Ok(())
+    }
+
+    fn closed(&self) -> bool {
+        match self.state.try_lock() {
+            Ok(g) => g.is_none(),
+            Err(_) => false,
+        }
+    }
+}
+
+fn closed_error() -> PyErr {
+    PyOSError::new_err((libc::EBADF, "server is closed"))
+}
+
 /// The native half of `ferrosock.Server`: owns the listening socket, the epoll instance and
 /// every connection. The Python class creates and binds the socket, then hands it over.
 #[pyclass(frozen, module = "ferrosock._native")]
 pub struct StreamServerCore {
-    shared: Arc<LoopShared>,
-    signal_w: OwnedFd,
-    state: Mutex<Option<StreamLoop>>,
+    core: Core<StreamLoop>,
 }
 
 #[pymethods]
@@ -317,95 +446,46 @@ impl StreamServerCore {
             on_disconnect,
         };
         let listener = dup_socket(fd, libc::SOCK_STREAM)?;
-        let shared = Arc::new(LoopShared::new(framing).map_err(os_error_from_errno)?);
-        let (signal_r, signal_w) = sys::pipe().map_err(os_error_from_errno)?;
-        let lp = StreamLoop::new(cfg, shared.clone(), listener, signal_r)
-            .map_err(os_error_from_errno)?;
-        Ok(Self {
-            shared,
-            signal_w,
-            state: Mutex::new(Some(lp)),
-        })
+        let core = Core::new(framing, |shared, signal_r| {
+            StreamLoop::new(cfg, shared, listener, signal_r)
+        })?;
+        Ok(Self { core })
     }
 
     /// The write end of the pipe the loop watches for signals: give it to
     /// `signal.set_wakeup_fd` so Ctrl-C wakes `serve()` at once.
     #[getter]
     fn wakeup_fd(&self) -> i32 {
-        self.signal_w.as_raw_fd()
+        self.core.wakeup_fd()
     }
 
     /// Runs the loop until a shutdown request, or an exception from a signal handler or a
     /// callback that is not an `Exception` (KeyboardInterrupt, SystemExit).
     fn serve(&self, py: Python<'_>) -> PyResult<()> {
-        let mut guard = match self.state.try_lock() {
-            Ok(g) => g,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => {
-                return Err(PyRuntimeError::new_err(
-                    "serve_forever() is already running",
-                ))
-            }
-        };
-        match guard.as_mut() {
-            Some(lp) => lp.serve(py),
-            None => Err(closed_error()),
-        }
+        self.core.serve(py)
     }
 
     /// Asks `serve()` to return: it stops accepting and reading, flushes pending output for
     /// at most `timeout` seconds, closes every connection and returns. Any thread.
     fn request_shutdown(&self, timeout: f64) {
-        request_shutdown(&self.shared, timeout);
+        self.core.request_shutdown(timeout);
     }
 
     /// Number of open connections (0 when not serving).
     #[getter]
     fn connection_count(&self) -> usize {
-        self.shared.live.load(Ordering::Relaxed)
+        self.core.shared.live.load(Ordering::Relaxed)
     }
 
     /// Releases the listening socket, the epoll instance and every connection.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let mut guard = match self.state.try_lock() {
-            Ok(g) => g,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => {
-                return Err(PyRuntimeError::new_err(
-                    "close() while serve_forever() is running; call shutdown() first",
-                ))
-            }
-        };
-        // Connections hold Python objects: they are released here, with the GIL held.
-        let lp = guard.take();
-        drop(guard);
-        let _ = py;
-        drop(lp);
-        Ok(())
+        self.core.close(py)
     }
 
     #[getter]
     fn closed(&self) -> bool {
-        match self.state.try_lock() {
-            Ok(g) => g.is_none(),
-            Err(_) => false,
-        }
+        self.core.closed()
     }
-}
-
-fn request_shutdown(shared: &LoopShared, timeout: f64) {
-    let ns = if timeout.is_nan() || timeout <= 0.0 {
-        0
-    } else {
-        (timeout * 1e9).min(u64::MAX as f64) as u64
-    };
-    shared.shutdown_timeout_ns.store(ns, Ordering::Release);
-    shared.shutdown.store(true, Ordering::Release);
-    shared.wake();
-}
-
-fn closed_error() -> PyErr {
-    PyOSError::new_err((libc::EBADF, "server is closed"))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

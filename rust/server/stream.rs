@@ -11,14 +11,15 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyException, PyTypeError};
+use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
+use super::call::{Caller, MessageBytes};
 use super::conn::{decode, CloseReason, Conn, Framing, Phase};
 use super::shared::{ConnShared, DispatchGuard, LoopShared};
 use super::sys::{self, Epoll, Errno};
-use super::{log_error, log_warning, reason_to_exception, Connection};
+use super::{enter_python_phase, log_error, loop_epoll, reason_to_exception, Connection};
 use crate::buffer::ByteView;
 
 const LISTENER: u64 = u64::MAX;
@@ -91,6 +92,7 @@ pub struct StreamLoop {
     events: Vec<libc::epoll_event>,
     pool: Vec<Vec<u8>>,
     scratch: Vec<u64>,
+    msg_bytes: MessageBytes,
     /// Work for the Python phase.
     connects: Vec<u64>,
     ready: Vec<u64>,
@@ -124,11 +126,9 @@ impl StreamLoop {
         listener: OwnedFd,
         signal_r: OwnedFd,
     ) -> Result<Self, Errno> {
-        let epoll = Epoll::new()?;
+        let epoll = loop_epoll(&shared, &signal_r, WAKER, SIGNAL)?;
         sys::set_nonblocking(listener.as_raw_fd())?;
         let domain = sys::getsockopt_int(listener.as_raw_fd(), libc::SOL_SOCKET, libc::SO_DOMAIN)?;
-        epoll.add(shared.waker_fd(), EPOLLIN, WAKER)?;
-        epoll.add(signal_r.as_raw_fd(), EPOLLIN, SIGNAL)?;
         Ok(Self {
             cfg,
             shared,
@@ -146,6 +146,7 @@ impl StreamLoop {
             events: Vec::with_capacity(EVENTS),
             pool: Vec::new(),
             scratch: Vec::new(),
+            msg_bytes: MessageBytes::default(),
             connects: Vec::new(),
             ready: Vec::new(),
             closed: Vec::new(),
@@ -355,10 +356,7 @@ impl StreamLoop {
         let Some(c) = slot_conn(&mut self.slots, token) else {
             return;
         };
-        if c.out_pos > 0 && c.out_pos >= c.out.len() / 2 {
-            c.out.drain(..c.out_pos);
-            c.out_pos = 0;
-        }
+        c.compact_out();
         let close = c.shared.take_into(&mut c.out);
         let unsent = c.unsent();
         if unsent > 0 && !c.want_flush {
@@ -737,14 +735,8 @@ impl StreamLoop {
     // -----------------------------------------------------------------------------------
 
     fn python_phase(&mut self, py: Python<'_>) -> PyResult<()> {
-        let _guard = DispatchGuard::enter(&self.shared);
-        if self.signal_pending {
-            self.signal_pending = false;
-            py.check_signals()?;
-        }
-        for note in std::mem::take(&mut self.notes) {
-            log_warning(py, &note);
-        }
+        let _guard =
+            enter_python_phase(py, &self.shared, &mut self.signal_pending, &mut self.notes)?;
         let connects = std::mem::take(&mut self.connects);
         for &t in &connects {
             self.run_on_connect(py, t)?;
@@ -808,6 +800,7 @@ impl StreamLoop {
                 c,
                 &msgs,
                 &self.shared.framing,
+                &mut self.msg_bytes,
             )
         };
         c.msgs = msgs;
@@ -915,36 +908,49 @@ enum Outcome {
 }
 
 /// Appends one reply (bytes-like or None) to the connection's output, framed.
+#[inline(always)]
 fn push_reply(c: &mut Conn, framing: &Framing, reply: &Bound<'_, PyAny>) -> PyResult<()> {
+    c.compact_out();
+    let Ok(b) = reply.cast_exact::<PyBytes>() else {
+        return push_other_reply(c, framing, reply);
+    };
+    let data = b.as_bytes();
+    match framing {
+        // The common case, kept free of calls but the payload's memcpy.
+        Framing::Frame(h) if h.fits(data.len()) => {
+            c.out.reserve(h.size() + data.len());
+            h.push(data.len(), &mut c.out);
+            c.out.extend_from_slice(data);
+            Ok(())
+        }
+        _ => framing
+            .encode_into(data, &mut c.out)
+            .map_err(PyValueError::new_err),
+    }
+}
+
+/// `push_reply` for None and for bytes-likes other than exact `bytes`.
+#[cold]
+fn push_other_reply(c: &mut Conn, framing: &Framing, reply: &Bound<'_, PyAny>) -> PyResult<()> {
     if reply.is_none() {
         return Ok(());
     }
-    if c.out_pos > 0 && c.out_pos >= c.out.len() / 2 {
-        c.out.drain(..c.out_pos);
-        c.out_pos = 0;
-    }
-    let res = if let Ok(b) = reply.cast_exact::<PyBytes>() {
-        framing.encode_into(b.as_bytes(), &mut c.out)
-    } else {
-        let view = ByteView::readable(reply).map_err(|_| {
-            PyTypeError::new_err(format!(
-                "a handler reply must be a bytes-like object or None, not {}",
-                crate::errors::type_name(reply)
-            ))
-        })?;
-        framing.encode_into(view.as_slice(), &mut c.out)
-    };
-    res.map_err(pyo3::exceptions::PyValueError::new_err)
+    let view = ByteView::readable(reply).map_err(|_| {
+        PyTypeError::new_err(format!(
+            "a handler reply must be a bytes-like object or None, not {}",
+            crate::errors::type_name(reply)
+        ))
+    })?;
+    framing
+        .encode_into(view.as_slice(), &mut c.out)
+        .map_err(PyValueError::new_err)
 }
 
 /// Moves what `conn.send()`/`conn.close()` queued during a callback into the output, so it
 /// goes out before the callback's own reply. Returns whether a close was requested.
 fn take_local_pending(c: &mut Conn) -> bool {
     if c.shared.has_pending.load(Ordering::Acquire) {
-        if c.out_pos > 0 && c.out_pos >= c.out.len() / 2 {
-            c.out.drain(..c.out_pos);
-            c.out_pos = 0;
-        }
+        c.compact_out();
         c.shared.take_into(&mut c.out)
     } else {
         false
@@ -958,12 +964,13 @@ fn call_each(
     c: &mut Conn,
     msgs: &[Range<usize>],
     framing: &Framing,
+    bytes: &mut MessageBytes,
 ) -> Outcome {
-    let handler = handler.bind(py);
-    let pyconn = pyconn.bind(py);
+    let handler = Caller::new(handler.bind(py));
+    let pyconn = pyconn.bind(py).as_any();
     for m in msgs {
-        let msg = PyBytes::new(py, &c.inbuf[m.clone()]);
-        let reply = match handler.call1((pyconn, msg)) {
+        let msg = bytes.make(py, &c.inbuf[m.clone()]);
+        let reply = match handler.call2(pyconn, &msg) {
             Ok(r) => r,
             Err(e) => return Outcome::Failed(e),
         };
@@ -971,6 +978,8 @@ fn call_each(
         if let Err(e) = push_reply(c, framing, &reply) {
             return Outcome::Failed(e);
         }
+        drop(reply);
+        bytes.recycle(msg);
         if close {
             return Outcome::Ok { close: true };
         }

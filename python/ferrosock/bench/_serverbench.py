@@ -109,14 +109,16 @@ class Load:
 class ServerProcess:
     """A server from :mod:`ferrosock.bench._servers` in a child process."""
 
-    def __init__(self, spec: ServerSpec, bind: str) -> None:
+    def __init__(self, spec: ServerSpec, bind: str, python: str | None = None) -> None:
+        """``python``: the interpreter to run the server with (default: this one), e.g.
+        another virtualenv's, to compare two builds of ferrosock in the same rounds."""
         self.spec = spec
         self.bind = bind
         self._stderr = tempfile.TemporaryFile()
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
             [
-                sys.executable,
+                python or sys.executable,
                 "-m",
                 "ferrosock.bench._servers",
                 spec.kind,
