@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod addr;
+mod batch;
 mod buffer;
 mod errors;
 mod framing;

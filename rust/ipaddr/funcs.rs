@@ -11,36 +11,7 @@ use super::conv::{
 use super::core::{self, Net, V4_BITS, V6_BITS};
 use super::iters::SummarizeIterator;
 use super::objects::{new_addr, new_addr_scoped, new_iface, new_net, untracked, IPv6Address};
-use crate::errors::with_context;
-
-/// Calls `f` for every item of `iterable` (lists walked by index, without an iterator
-/// object); an error gets the item's index appended, keeping its class.
-pub fn for_each_item<'py>(
-    iterable: &Bound<'py, PyAny>,
-    mut f: impl FnMut(&Bound<'py, PyAny>) -> PyResult<()>,
-) -> PyResult<()> {
-    let py = iterable.py();
-    let mut index = 0usize;
-    let mut call = |item: &Bound<'py, PyAny>| -> PyResult<()> {
-        f(item).map_err(|e| with_context(py, e, &format!(" (at index {index})")))?;
-        index += 1;
-        Ok(())
-    };
-    if let Ok(list) = iterable.cast::<PyList>() {
-        // By index, re-checking the length, so a list changed meanwhile is never read past
-        // its end.
-        let mut i = 0;
-        while let Ok(item) = list.get_item(i) {
-            call(&item)?;
-            i += 1;
-        }
-        return Ok(());
-    }
-    for item in iterable.try_iter()? {
-        call(&item?)?;
-    }
-    Ok(())
-}
+pub use crate::batch::for_each_item;
 
 fn not_an_address(original: &Bound<'_, PyAny>, what: &str) -> PyErr {
     match repr_obj(original) {
