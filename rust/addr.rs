@@ -9,9 +9,11 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 
-use crate::batch::for_each_item;
+use crate::batch::{collect_fixed, new_list};
 use crate::buffer::{ascii_str, str_bytes, ByteView};
 use crate::errors::{arg_type_error, os_error_from_errno, type_name};
+
+mod v6scan;
 
 const AF_INET: i32 = libc::AF_INET;
 const AF_INET6: i32 = libc::AF_INET6;
@@ -175,6 +177,15 @@ static HEX_VALUE: [u8; 256] = {
 /// glibc `inet_pton(AF_INET6)`: up to eight groups of at most four hex digits, one `::`,
 /// and an optional trailing dotted-quad IPv4 part.
 pub fn parse_inet_pton6(s: &[u8]) -> Option<[u8; 16]> {
+    if let Some(value) = v6scan::parse(s) {
+        return Some(value.to_be_bytes());
+    }
+    parse_inet_pton6_bytewise(s)
+}
+
+/// [`parse_inet_pton6`] as glibc writes it, a byte at a time: the reference for
+/// `v6scan`, and the parser of the texts it leaves (dotted quads, and all invalid text).
+pub(crate) fn parse_inet_pton6_bytewise(s: &[u8]) -> Option<[u8; 16]> {
     // The longest text glibc accepts is 45 bytes: six 4-digit groups and a dotted quad.
     if s.is_empty() || s.len() > MAX_IPV6_TEXT {
         return None;
@@ -279,25 +290,54 @@ pub fn parse_inet_pton6(s: &[u8]) -> Option<[u8; 16]> {
 /// `"ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".len()`
 const MAX_IPV6_TEXT: usize = 45;
 
-/// Appends the decimal digits of `v` (0..=255).
-fn push_u8_decimal(out: &mut String, v: u8) {
-    if v >= 100 {
-        out.push((b'0' + v / 100) as char);
+/// The decimal digits of every octet value, then a `.`: `DECIMAL_DOT[v][..len(v) + 1]`.
+static DECIMAL_DOT: [([u8; 4], u8); 256] = {
+    let mut t = [([0u8; 4], 0u8); 256];
+    let mut v = 0;
+    while v < 256 {
+        let (d, n) = if v >= 100 {
+            (
+                [
+                    b'0' + (v / 100) as u8,
+                    b'0' + (v / 10 % 10) as u8,
+                    b'0' + (v % 10) as u8,
+                ],
+                3,
+            )
+        } else if v >= 10 {
+            ([b'0' + (v / 10) as u8, b'0' + (v % 10) as u8, b'.'], 2)
+        } else {
+            ([b'0' + v as u8, b'.', b'.'], 1)
+        };
+        t[v] = ([d[0], d[1], d[2], b'.'], n);
+        v += 1;
     }
-    if v >= 10 {
-        out.push((b'0' + (v / 10) % 10) as char);
+    t
+};
+
+/// `"255.255.255.255".len()`, plus the scratch byte [`ipv4_text`] writes past the end.
+const IPV4_TEXT_BUF: usize = 16;
+
+/// `inet_ntoa`/`inet_ntop(AF_INET)`, `"%u.%u.%u.%u"`: the text in a buffer, and its length.
+/// Each octet is written as four bytes from a table (digits and a dot) with no branch on
+/// its number of digits.
+pub fn ipv4_text(a: &[u8; 4]) -> ([u8; IPV4_TEXT_BUF], usize) {
+    let mut out = [0u8; IPV4_TEXT_BUF];
+    let mut len = 0usize;
+    for &octet in a {
+        let (chars, n) = DECIMAL_DOT[usize::from(octet)];
+        // len <= 12 here, so the four bytes fit.
+        out[len..len + 4].copy_from_slice(&chars);
+        len += usize::from(n) + 1;
     }
-    out.push((b'0' + v % 10) as char);
+    // The last octet's dot is not part of the text.
+    (out, len - 1)
 }
 
-/// `inet_ntoa`/`inet_ntop(AF_INET)`: `"%u.%u.%u.%u"`.
+/// [`ipv4_text`], appended to `out`.
 pub fn format_ipv4(a: &[u8; 4], out: &mut String) {
-    for (i, b) in a.iter().enumerate() {
-        if i > 0 {
-            out.push('.');
-        }
-        push_u8_decimal(out, *b);
-    }
+    let (text, len) = ipv4_text(a);
+    out.extend(text[..len].iter().map(|&b| char::from(b)));
 }
 
 /// glibc `inet_ntop(AF_INET6)`: lowercase hex groups without leading zeros; the first
@@ -306,6 +346,16 @@ pub fn format_ipv4(a: &[u8; 4], out: &mut String) {
 /// `::ffff:1.2.3.4`) prints its last 32 bits as a dotted quad, unless that run is longer
 /// (so `::1` stays `::1`).
 pub fn format_ipv6(a: &[u8; 16], out: &mut String) {
+    let (text, len) = ipv6_text(a);
+    out.extend(text[..len].iter().map(|&b| char::from(b)));
+}
+
+/// `"ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".len()`, and room for the fixed-size
+/// writes of [`ipv6_text`] past the text's end.
+const IPV6_TEXT_BUF: usize = 64;
+
+/// [`format_ipv6`]'s text in a buffer, and its length.
+pub fn ipv6_text(a: &[u8; 16]) -> ([u8; IPV6_TEXT_BUF], usize) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut words = [0u16; 8];
     for (i, w) in words.iter_mut().enumerate() {
@@ -337,43 +387,56 @@ pub fn format_ipv6(a: &[u8; 16], out: &mut String) {
     if best_len < 2 {
         best_base = None;
     }
+    let mut out = [0u8; IPV6_TEXT_BUF];
+    // The writes below are a colon and four digits per group, of which only the
+    // significant digits are kept (len <= 35 before the last group), and the dotted
+    // quad's 16 bytes after at most "::ffff:": all inside the buffer.
+    let mut len = 0usize;
     let mut i = 0usize;
     while i < 8 {
         if let Some(bb) = best_base {
             if i >= bb && i < bb + best_len {
                 if i == bb {
-                    out.push(':');
+                    out[len] = b':';
+                    len += 1;
                 }
                 i += 1;
                 continue;
             }
         }
         if i != 0 {
-            out.push(':');
+            out[len] = b':';
+            len += 1;
         }
         if i == 6
             && best_base == Some(0)
             && (best_len == 6 || (best_len == 5 && words[5] == 0xffff))
         {
-            format_ipv4(&[a[12], a[13], a[14], a[15]], out);
-            return;
+            let (quad, quad_len) = ipv4_text(&[a[12], a[13], a[14], a[15]]);
+            out[len..len + IPV4_TEXT_BUF].copy_from_slice(&quad);
+            return (out, len + quad_len);
         }
+        // Lowercase hex without leading zeros, "0" for zero: the top `digits` nibbles of
+        // the word shifted to the top.
         let w = words[i];
-        let mut started = false;
-        for shift in [12u32, 8, 4, 0] {
-            let nib = ((w >> shift) & 0xf) as usize;
-            if nib != 0 || started || shift == 0 {
-                out.push(HEX[nib] as char);
-                started = true;
-            }
-        }
+        let digits = ((16 - (w | 1).leading_zeros() + 3) / 4) as usize;
+        let top = w << (4 * (4 - digits));
+        out[len..len + 4].copy_from_slice(&[
+            HEX[usize::from(top >> 12)],
+            HEX[usize::from((top >> 8) & 0xf)],
+            HEX[usize::from((top >> 4) & 0xf)],
+            HEX[usize::from(top & 0xf)],
+        ]);
+        len += digits;
         i += 1;
     }
     if let Some(bb) = best_base {
         if bb + best_len == 8 {
-            out.push(':');
+            out[len] = b':';
+            len += 1;
         }
     }
+    (out, len)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -482,18 +545,18 @@ fn inet_ntoa<'py>(packed_ip: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString
         let a: [u8; 4] = b
             .try_into()
             .map_err(|_| PyOSError::new_err("packed IP wrong length for inet_ntoa"))?;
-        let mut s = String::with_capacity(15);
-        format_ipv4(&a, &mut s);
-        ascii_str(py, s.as_bytes())
+        let (text, len) = ipv4_text(&a);
+        ascii_str(py, &text[..len])
     })
 }
 
-/// Parses one `inet_pton` string for an already validated family into `out`.
-fn pton_into(af: i32, s: &[u8], out: &mut Vec<u8>) -> PyResult<()> {
+/// Parses one `inet_pton` string for an already validated family into `out`, which is
+/// the family's address size.
+fn pton_into(af: i32, s: &[u8], out: &mut [u8]) -> PyResult<()> {
     if af == AF_INET {
-        out.extend_from_slice(&parse_inet_pton4(s).ok_or_else(|| pton_error(s))?);
+        out.copy_from_slice(&parse_inet_pton4(s).ok_or_else(|| pton_error(s))?);
     } else {
-        out.extend_from_slice(&parse_inet_pton6(s).ok_or_else(|| pton_error(s))?);
+        out.copy_from_slice(&parse_inet_pton6(s).ok_or_else(|| pton_error(s))?);
     }
     Ok(())
 }
@@ -516,9 +579,10 @@ fn inet_pton<'py>(
     let af = c_int_arg(address_family)?;
     let s = c_string_arg(ip_string, "inet_pton", 2)?;
     check_pton_family(af).map_err(|e| nul_error_or(s, e))?;
-    let mut out = Vec::with_capacity(16);
-    pton_into(af, s, &mut out)?;
-    Ok(PyBytes::new(ip_string.py(), &out))
+    let mut out = [0u8; 16];
+    let size = if af == AF_INET { 4 } else { 16 };
+    pton_into(af, s, &mut out[..size])?;
+    Ok(PyBytes::new(ip_string.py(), &out[..size]))
 }
 
 /// Address size for `inet_ntop`, or the stdlib's `ValueError` for an unknown family.
@@ -532,11 +596,18 @@ fn ntop_size(af: i32) -> PyResult<usize> {
     }
 }
 
-fn ntop_format(a: &[u8], out: &mut String) {
+/// The `str` `inet_ntop` makes of a 4- or 16-byte packed address.
+fn ntop_ascii<'py>(py: Python<'py>, a: &[u8]) -> PyResult<Bound<'py, PyString>> {
     if let Ok(a4) = <&[u8; 4]>::try_from(a) {
-        format_ipv4(a4, out);
+        let (text, len) = ipv4_text(a4);
+        ascii_str(py, &text[..len])
     } else if let Ok(a16) = <&[u8; 16]>::try_from(a) {
-        format_ipv6(a16, out);
+        let (text, len) = ipv6_text(a16);
+        ascii_str(py, &text[..len])
+    } else {
+        Err(PyValueError::new_err(
+            "invalid length of packed IP address string",
+        ))
     }
 }
 
@@ -556,9 +627,7 @@ fn inet_ntop<'py>(
                 "invalid length of packed IP address string",
             ));
         }
-        let mut s = String::with_capacity(46);
-        ntop_format(b, &mut s);
-        ascii_str(py, s.as_bytes())
+        ntop_ascii(py, b)
     })
 }
 
@@ -683,13 +752,11 @@ fn add_meth_o(
 #[pyfunction]
 #[pyo3(signature = (ip_strings, /))]
 fn inet_aton_many<'py>(ip_strings: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-    let mut out = Vec::with_capacity(ip_strings.len().unwrap_or(0) * 4);
-    for_each_item(ip_strings, |item| {
+    collect_fixed(ip_strings, 4, |item, out| {
         let s = c_string_arg(item, "inet_aton", 1)?;
-        out.extend_from_slice(&aton_checked(s)?);
+        out.copy_from_slice(&aton_checked(s)?);
         Ok(())
-    })?;
-    Ok(PyBytes::new(ip_strings.py(), &out))
+    })
 }
 
 /// `b"".join(inet_pton(af, s) for s in ip_strings)`, in one call.
@@ -702,12 +769,10 @@ fn inet_pton_many<'py>(
     let af = c_int_arg(address_family)?;
     check_pton_family(af)?;
     let size = if af == AF_INET { 4 } else { 16 };
-    let mut out = Vec::with_capacity(ip_strings.len().unwrap_or(0) * size);
-    for_each_item(ip_strings, |item| {
+    collect_fixed(ip_strings, size, |item, out| {
         let s = c_string_arg(item, "inet_pton", 2)?;
-        pton_into(af, s, &mut out)
-    })?;
-    Ok(PyBytes::new(ip_strings.py(), &out))
+        pton_into(af, s, out)
+    })
 }
 
 /// Splits `packed` into `size`-byte addresses and formats each; a ragged buffer is a
@@ -724,14 +789,10 @@ fn format_many<'py>(
             packed.len()
         )));
     }
-    let mut s = String::with_capacity(46);
-    let list = PyList::empty(py);
-    for a in packed.chunks_exact(size) {
-        s.clear();
-        ntop_format(a, &mut s);
-        list.append(ascii_str(py, s.as_bytes())?)?;
-    }
-    Ok(list)
+    let texts = packed
+        .chunks_exact(size)
+        .map(|a| ntop_ascii(py, a).map(Bound::into_any));
+    new_list(py, texts)
 }
 
 /// `[inet_ntoa(packed[i:i+4]) for i in range(0, len(packed), 4)]`, in one call.
@@ -832,6 +893,17 @@ mod tests {
             None
         );
         assert_eq!(parse_inet_pton6(b"1:2\x003:4:5:6:7:8"), None);
+    }
+
+    #[test]
+    fn ipv4_text_every_octet() {
+        for v in 0..=255u8 {
+            for a in [[v, 0, 255, v], [9, v, 10, 100], [v; 4]] {
+                let (text, len) = ipv4_text(&a);
+                let expected = format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3]);
+                assert_eq!(&text[..len], expected.as_bytes());
+            }
+        }
     }
 
     fn ntop6(s: &str) -> String {

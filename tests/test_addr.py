@@ -46,6 +46,24 @@ ipv6_text = st.binary(min_size=16, max_size=16).map(lambda b: std.inet_ntop(std.
 
 
 @st.composite
+def colon_hex(draw):
+    """Colon-hex text in every spelling glibc may meet: 0-9 groups of 0-5 hex digits in
+    either case with leading zeros, and `::` anywhere (or twice), at the ends too; mostly
+    valid, and invalid in every way the grammar can be broken."""
+    groups = draw(st.lists(st.text("0123456789abcdefABCDEF", max_size=5), max_size=9))
+    text = ":".join(groups)
+    if draw(st.booleans()):
+        i = draw(st.integers(0, len(text)))
+        text = text[:i] + "::" + text[i:]
+    return text
+
+
+zero_run_v6_text = st.lists(
+    st.sampled_from([0, 0, 0, 1, 0xA, 0xFFFF, 0x1234]), min_size=8, max_size=8
+).map(lambda ws: std.inet_ntop(std.AF_INET6, b"".join(w.to_bytes(2, "big") for w in ws)))
+
+
+@st.composite
 def mutated(draw, base):
     """A valid address with a random edit: a char inserted, deleted or replaced."""
     text = draw(base)
@@ -68,8 +86,11 @@ ipv4_text = st.binary(min_size=4, max_size=4).map(std.inet_ntoa)
 address_text = st.one_of(
     ipv4_text,
     ipv6_text,
+    colon_hex(),
+    zero_run_v6_text,
     mutated(ipv4_text),
     mutated(ipv6_text),
+    mutated(zero_run_v6_text),
     aton_like(),
     st.text("0123456789abcdefABCDEF:.", max_size=45),
     st.text(max_size=20),
@@ -351,6 +372,24 @@ def test_pton_ntop_many_match_the_comprehension(af, raw):
     if af == std.AF_INET:
         assert fs.inet_ntoa_many(packed) == texts
         assert fs.inet_ntoa_many(memoryview(packed)) == texts
+
+
+@given(st.lists(st.one_of(colon_hex(), zero_run_v6_text), max_size=30))
+def test_inet_pton_many_v6_matches_the_comprehension(items):
+    outcomes = []
+    for s in items:
+        try:
+            outcomes.append(std.inet_pton(std.AF_INET6, s))
+        except OSError as exc:
+            outcomes.append(exc)
+    first_bad = next((i for i, o in enumerate(outcomes) if isinstance(o, Exception)), None)
+    for form in (list, tuple, iter):
+        if first_bad is None:
+            assert fs.inet_pton_many(std.AF_INET6, form(items)) == b"".join(outcomes)
+        else:
+            with pytest.raises(OSError) as info:
+                fs.inet_pton_many(std.AF_INET6, form(items))
+            assert str(info.value) == f"{outcomes[first_bad]} (at index {first_bad})"
 
 
 @given(st.lists(address_text, min_size=1, max_size=20))
