@@ -419,7 +419,7 @@ pub fn ipv6_text(a: &[u8; 16]) -> ([u8; IPV6_TEXT_BUF], usize) {
         // Lowercase hex without leading zeros, "0" for zero: the top `digits` nibbles of
         // the word shifted to the top.
         let w = words[i];
-        let digits = ((16 - (w | 1).leading_zeros() + 3) / 4) as usize;
+        let digits = (16 - (w | 1).leading_zeros()).div_ceil(4) as usize;
         let top = w << (4 * (4 - digits));
         out[len..len + 4].copy_from_slice(&[
             HEX[usize::from(top >> 12)],

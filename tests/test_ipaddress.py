@@ -8,6 +8,8 @@ import copy
 import gc
 import ipaddress as S
 import pickle
+import sys
+import tracemalloc
 import weakref
 from typing import Any
 
@@ -160,6 +162,61 @@ def test_native_objects_stay_out_of_the_cycle_collector() -> None:
         pass
 
     assert gc.is_tracked(Sub("1.2.3.4"))
+
+
+def test_deallocation_releases_what_objects_hold() -> None:
+    # The address and network classes are not GC types and free their instances in a
+    # deallocator of ferrosock's: weak references, the scope id str, and Python
+    # subclasses (GC types, freed by PyO3's deallocator) must all come out right.
+    fired: list[str] = []
+    for make in (
+        lambda: F.ip_address("1.2.3.4"),
+        lambda: F.ip_address("::1"),
+        lambda: F.ip_network("1.2.3.0/24"),
+        lambda: F.ip_network("fe80::/64"),
+        lambda: F.ip_interface("1.2.3.4/24"),
+        lambda: next(iter(F.ip_network("1.2.3.0/30"))),
+    ):
+        obj = make()
+        ref = weakref.ref(obj, lambda r, text=str(obj): fired.append(text))
+        del obj
+        assert ref() is None
+    assert len(fired) == 6
+
+    # A scoped network's network_address shares the network's scope id str.
+    scoped = F.ip_network("fe80::%eth0/64")
+    scope = scoped.network_address.scope_id
+    before = sys.getrefcount(scope)
+    copies = [scoped.network_address for _ in range(100)]
+    assert sys.getrefcount(scope) == before + 100
+    del copies
+    assert sys.getrefcount(scope) == before
+    del scoped
+    assert sys.getrefcount(scope) == before - 1
+
+    class Cyclic(F.IPv4Address):
+        pass
+
+    c = Cyclic("1.2.3.4")
+    c.me = c  # type: ignore[attr-defined]
+    ref = weakref.ref(c)
+    del c
+    gc.collect()
+    assert ref() is None
+
+
+def test_bulk_creation_returns_its_memory() -> None:
+    net = F.ip_network("10.0.0.0/16")
+    list(net.hosts())
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        for _ in range(3):
+            hosts = list(net.hosts())
+            del hosts
+        assert tracemalloc.get_traced_memory()[0] - start < 64 * 1024
+    finally:
+        tracemalloc.stop()
 
 
 # --- subclasses --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ use super::conv::{
 };
 use super::core::{self, Net, V4_BITS, V6_BITS};
 use super::iters::SummarizeIterator;
-use super::objects::{new_addr, new_addr_scoped, new_iface, new_net, untracked, IPv6Address};
+use super::objects::{new_addr, new_addr_scoped, new_iface, new_net, IPv6Address};
 pub use crate::batch::for_each_item;
 
 fn not_an_address(original: &Bound<'_, PyAny>, what: &str) -> PyErr {
@@ -50,7 +50,7 @@ fn make_address<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     match scope {
         None => new_addr(py, v6, ip),
-        Some(s) => Ok(untracked(Bound::new(py, IPv6Address { ip, scope: Some(s) })?).into_any()),
+        Some(s) => super::slots::new_addr6(py, IPv6Address { ip, scope: Some(s) }),
     }
 }
 

@@ -15,7 +15,8 @@ use super::ops::{self, view};
 #[pyclass(module = "ferrosock.ipaddress", name = "_AddressIterator")]
 pub struct AddressIterator {
     next: u128,
-    last: u128,
+    /// How many addresses follow `next` (a count, not the last value: `::/0` has 2**128).
+    after: u128,
     done: bool,
     v6: bool,
 }
@@ -24,7 +25,7 @@ impl AddressIterator {
     pub fn new(v6: bool, first: u128, last: u128) -> Self {
         AddressIterator {
             next: first,
-            last,
+            after: last.wrapping_sub(first),
             done: first > last,
             v6,
         }
@@ -36,10 +37,14 @@ impl AddressIterator {
         if self.done {
             return None;
         }
+        // NOTE: one u128 compared with zero, not two compared with each other: that
+        // compiled to a 16-byte load of the two 8-byte halves just stored by the previous
+        // step, which cannot be store-forwarded and stalled every call.
         let cur = self.next;
-        if cur == self.last {
+        if self.after == 0 {
             self.done = true;
         } else {
+            self.after -= 1;
             self.next = cur + 1;
         }
         Some(cur)
@@ -70,7 +75,7 @@ impl AddressIterator {
         if self.done {
             0
         } else {
-            usize::try_from(self.last - self.next)
+            usize::try_from(self.after)
                 .unwrap_or(usize::MAX)
                 .saturating_add(1)
         }

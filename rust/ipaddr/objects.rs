@@ -36,11 +36,12 @@ fn required<T>(v: Option<T>) -> PyResult<T> {
 // Constructors used from Rust
 // ---------------------------------------------------------------------------------------
 
-/// Takes a new object of one of the six classes (never a Python subclass, which could have
-/// a `__dict__`) out of the cycle collector's lists. PyO3 makes every pyclass a GC type, but
-/// these hold only integers and an immutable `str`, so they can never be part of a cycle
-/// (CPython untracks tuples of atoms for the same reason). Without this, bulk creation
-/// (`hosts()`, `parse_many`) spends most of its time in collections that find nothing.
+/// Takes a new interface object (never a Python subclass, which could have a `__dict__`)
+/// out of the cycle collector's lists. PyO3 makes every pyclass a GC type, but these hold
+/// only integers and an immutable `str`, so they can never be part of a cycle (CPython
+/// untracks tuples of atoms for the same reason). The address and network classes are not
+/// GC types at all (`slots::make_atomic`); the interfaces, which PyO3 builds as their
+/// subclasses, stay GC types and are untracked one by one.
 pub fn untracked<T>(obj: Bound<'_, T>) -> Bound<'_, T> {
     // SAFETY: `obj` is a live, newly created object of a GC type; untracking is allowed at
     // any time, and PyO3's dealloc untracks only an object that is still tracked.
@@ -51,9 +52,9 @@ pub fn untracked<T>(obj: Bound<'_, T>) -> Bound<'_, T> {
 /// A new `IPv4Address`/`IPv6Address` (no scope).
 pub fn new_addr(py: Python<'_>, v6: bool, ip: u128) -> PyResult<Bound<'_, PyAny>> {
     if v6 {
-        Ok(untracked(Bound::new(py, IPv6Address { ip, scope: None })?).into_any())
+        super::slots::new_addr6(py, IPv6Address { ip, scope: None })
     } else {
-        Ok(untracked(Bound::new(py, IPv4Address { ip: ip as u32 })?).into_any())
+        super::slots::new_addr4(py, IPv4Address { ip: ip as u32 })
     }
 }
 
@@ -65,14 +66,13 @@ pub fn new_addr_scoped<'py>(
     scope: Option<&Py<PyString>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     match scope {
-        Some(s) if v6 => Ok(untracked(Bound::new(
+        Some(s) if v6 => super::slots::new_addr6(
             py,
             IPv6Address {
                 ip,
                 scope: Some(s.clone_ref(py)),
             },
-        )?)
-        .into_any()),
+        ),
         _ => new_addr(py, v6, ip),
     }
 }
@@ -85,23 +85,23 @@ pub fn new_net<'py>(
     scope: Option<&Py<PyString>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     if v6 {
-        Ok(untracked(Bound::new(
+        Ok(Bound::new(
             py,
             IPv6Network {
                 net: net.0,
                 prefix: net.1,
                 scope: scope.map(|s| s.clone_ref(py)),
             },
-        )?)
+        )?
         .into_any())
     } else {
-        Ok(untracked(Bound::new(
+        Ok(Bound::new(
             py,
             IPv4Network {
                 net: net.0 as u32,
                 prefix: net.1,
             },
-        )?)
+        )?
         .into_any())
     }
 }

@@ -1,6 +1,6 @@
 //! Direct type slots for the two tiny operations with the tightest targets: `addr in net`
 //! for the exact classes, and `next()` on the address iterator behind `hosts()` and
-//! `iter(net)`.
+//! `iter(net)`; and the address and network classes taken out of the cycle collector.
 //!
 //! PyO3 routes every slot through a trampoline that records, in thread-local state, that
 //! the thread is attached (and catches panics); for an operation that is a mask and a
@@ -122,6 +122,228 @@ unsafe extern "C" fn address_next(slf: *mut ffi::PyObject) -> *mut ffi::PyObject
     }
 }
 
+/// The deallocators PyO3 generated for the four atomic classes, kept for instances of
+/// their Python subclasses (which do have a GC header).
+static ADDR4_DEALLOC: AtomicUsize = AtomicUsize::new(0);
+static ADDR6_DEALLOC: AtomicUsize = AtomicUsize::new(0);
+static NET4_DEALLOC: AtomicUsize = AtomicUsize::new(0);
+static NET6_DEALLOC: AtomicUsize = AtomicUsize::new(0);
+
+/// Frees an instance of an atomic class: `exact` is the class, `generated` PyO3's
+/// deallocator, `release` gives up the references the instance's fields own.
+///
+/// # Safety
+/// CPython's `tp_dealloc` contract: `obj` is an instance of the class (or of a Python
+/// subclass) whose last reference is gone, and the thread is attached.
+unsafe fn dealloc_atomic(
+    obj: *mut ffi::PyObject,
+    exact: &AtomicUsize,
+    generated: &AtomicUsize,
+    release: impl FnOnce(Python<'_>),
+) {
+    // SAFETY: the caller's contract; `obj` is valid until freed below.
+    unsafe {
+        let tp = ffi::Py_TYPE(obj);
+        if tp as usize != exact.load(Ordering::Relaxed) {
+            // A Python subclass's instance: a GC object, as PyO3's deallocator expects.
+            let f: ffi::destructor =
+                std::mem::transmute::<usize, ffi::destructor>(generated.load(Ordering::Relaxed));
+            return f(obj);
+        }
+        // What PyO3's deallocator does for these classes, minus its GC untracking (there
+        // is no GC header) and its attach/panic bookkeeping (nothing here can panic):
+        // release the fields, clear weak references, free, and drop the class reference
+        // every heap-type instance holds.
+        release(Python::assume_attached());
+        let weaklist = (*tp).tp_weaklistoffset;
+        if weaklist > 0
+            && !(*obj
+                .cast::<u8>()
+                .offset(weaklist)
+                .cast::<*mut ffi::PyObject>())
+            .is_null()
+        {
+            ffi::PyObject_ClearWeakRefs(obj);
+        }
+        ffi::PyObject_Free(obj.cast());
+        ffi::Py_DECREF(tp.cast());
+    }
+}
+
+/// Decrements the scope id `str` an IPv6 instance owns, if any. The field itself is freed
+/// with the object without being dropped, so this is its only release.
+///
+/// # Safety
+/// `obj` is an exact instance of `T` being deallocated.
+unsafe fn release_scope<T: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync>(
+    py: Python<'_>,
+    obj: *mut ffi::PyObject,
+    scope: impl FnOnce(&T) -> Option<&Py<pyo3::types::PyString>>,
+) {
+    // SAFETY: the caller's contract: a live instance of T, borrowed, not owned.
+    unsafe {
+        let this = Borrowed::from_ptr(py, obj).cast_unchecked::<T>();
+        if let Some(s) = scope(this.get()) {
+            ffi::Py_DECREF(s.as_ptr());
+        }
+    }
+}
+
+unsafe extern "C" fn addr4_dealloc(obj: *mut ffi::PyObject) {
+    // SAFETY: CPython calls tp_dealloc with tp_dealloc's contract; an IPv4Address owns no
+    // references.
+    unsafe { dealloc_atomic(obj, &ADDR4, &ADDR4_DEALLOC, |_| {}) }
+}
+
+unsafe extern "C" fn addr6_dealloc(obj: *mut ffi::PyObject) {
+    // SAFETY: as above; the scope is released only on the exact-class path.
+    unsafe {
+        dealloc_atomic(obj, &ADDR6, &ADDR6_DEALLOC, |py| {
+            release_scope::<IPv6Address>(py, obj, |a| a.scope.as_ref())
+        })
+    }
+}
+
+unsafe extern "C" fn net4_dealloc(obj: *mut ffi::PyObject) {
+    // SAFETY: as above; an IPv4Network owns no references.
+    unsafe { dealloc_atomic(obj, &NET4, &NET4_DEALLOC, |_| {}) }
+}
+
+unsafe extern "C" fn net6_dealloc(obj: *mut ffi::PyObject) {
+    // SAFETY: as above.
+    unsafe {
+        dealloc_atomic(obj, &NET6, &NET6_DEALLOC, |py| {
+            release_scope::<IPv6Network>(py, obj, |n| n.scope.as_ref())
+        })
+    }
+}
+
+/// Takes a class out of the cycle collector: its instances hold only integers and an
+/// immutable `str`, so they can never be part of a cycle (CPython's ints and tuples of
+/// atoms are left out, or untracked, for the same reason). As GC objects every instance
+/// carried a 16-byte GC header and counted towards the next collection, which made bulk
+/// creation (`hosts()`, `parse_many`, `collapse_addresses`) pay for collections that find
+/// nothing. PyO3 makes every class a GC type, so this is done on the finished type, before
+/// any instance exists; Python subclasses are GC types again (CPython makes every class
+/// statement's type one), and their instances keep PyO3's deallocator.
+///
+/// # Safety
+/// `tp` is one of the four atomic classes, just created, with no instance yet; `dealloc`
+/// handles both its exact instances and its subclasses' (see `dealloc_atomic`).
+unsafe fn make_atomic(
+    tp: *mut ffi::PyTypeObject,
+    generated: &AtomicUsize,
+    dealloc: ffi::destructor,
+) -> PyResult<()> {
+    // SAFETY: the caller's contract; CPython updates slots of its own heap types this way
+    // (then PyType_Modified).
+    unsafe {
+        let old = (*tp)
+            .tp_dealloc
+            .ok_or_else(|| PySystemError::new_err("ipaddress: a PyO3 slot is missing"))?;
+        generated.store(old as usize, Ordering::Relaxed);
+        (*tp).tp_flags &= !ffi::Py_TPFLAGS_HAVE_GC;
+        (*tp).tp_free = Some(ffi::PyObject_Free);
+        (*tp).tp_dealloc = Some(dealloc);
+        ffi::PyType_Modified(tp);
+    }
+    Ok(())
+}
+
+/// Where the Rust value of a fresh address object sits (bytes from the object's start), as
+/// measured by `probe_layout`; 0 while the lean constructor is off.
+static ADDR4_VALUE_AT: AtomicUsize = AtomicUsize::new(0);
+static ADDR6_VALUE_AT: AtomicUsize = AtomicUsize::new(0);
+
+/// Measures where the value sits in `obj`, an instance made the PyO3 way. The lean
+/// constructor below writes an object as zeroes, a header and the value; it is switched
+/// on only if that is exactly what PyO3 made here (every byte past the header outside the
+/// value is zero: no borrow flag, thread id or dict pointer to set up).
+///
+/// # Safety
+/// `tp` is `T`'s type object, already made atomic (not a GC type).
+unsafe fn probe_layout<T>(obj: &Bound<'_, T>, tp: *mut ffi::PyTypeObject, at: &AtomicUsize)
+where
+    T: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync,
+{
+    let base = obj.as_ptr().cast::<u8>().cast_const();
+    let value = (obj.get() as *const T).cast::<u8>();
+    let offset = (value as usize).wrapping_sub(base as usize);
+    // SAFETY: `tp` is a live type object.
+    let size = unsafe { (*tp).tp_basicsize } as usize;
+    let header = std::mem::size_of::<ffi::PyObject>();
+    let value_bytes = offset..offset.saturating_add(std::mem::size_of::<T>());
+    if offset < header
+        || value_bytes.end > size
+        || offset % std::mem::align_of::<T>() != 0
+        || size % 8 != 0
+    {
+        return;
+    }
+    // SAFETY: bytes header..size are the instance's own (tp_basicsize of its exact type);
+    // the value's bytes, which may hold padding, are skipped.
+    let zero_elsewhere = (header..size)
+        .filter(|i| !value_bytes.contains(i))
+        .all(|i| unsafe { *base.add(i) } == 0);
+    if zero_elsewhere {
+        at.store(offset, Ordering::Relaxed);
+    }
+}
+
+/// A new exact instance of an atomic address class, allocated and filled here instead of
+/// through PyO3's initializer (which goes through `object.__new__` with an argument tuple,
+/// a third of the cost of `list(net.hosts())`). Gives `value` back when the layout probe
+/// did not switch this on; the caller then uses `Bound::new`.
+fn try_new_atomic<'py, T: pyo3::PyClass>(
+    py: Python<'py>,
+    tp: &AtomicUsize,
+    at: &AtomicUsize,
+    value: T,
+) -> Result<PyResult<Bound<'py, PyAny>>, T> {
+    let offset = at.load(Ordering::Relaxed);
+    if offset == 0 {
+        return Err(value);
+    }
+    let tp = tp.load(Ordering::Relaxed) as *mut ffi::PyTypeObject;
+    // SAFETY: a non-zero offset was stored by `probe_layout` after `install` stored `tp`,
+    // T's type object: a non-GC type whose tp_free is PyObject_Free, so PyObject_Malloc
+    // is the matching allocator. The block is zeroed, given a header by PyObject_Init
+    // (type reference taken, refcount 1) and the value written at the probed offset, with
+    // the probed alignment: byte for byte what PyO3 would have made.
+    unsafe {
+        let size = (*tp).tp_basicsize as usize;
+        let obj = ffi::PyObject_Malloc(size).cast::<ffi::PyObject>();
+        if obj.is_null() {
+            ffi::PyErr_NoMemory();
+            return Ok(Err(PyErr::fetch(py)));
+        }
+        // Zeroed a word at a time (tp_basicsize is a multiple of the word size for these
+        // classes, checked by the probe): a memset call costs more than these few stores.
+        for word in 0..size / 8 {
+            obj.cast::<u64>().add(word).write(0);
+        }
+        ffi::PyObject_Init(obj, tp);
+        std::ptr::write(obj.cast::<u8>().add(offset).cast::<T>(), value);
+        Ok(Ok(Bound::from_owned_ptr(py, obj)))
+    }
+}
+
+/// A new `IPv4Address`.
+pub fn new_addr4(py: Python<'_>, value: IPv4Address) -> PyResult<Bound<'_, PyAny>> {
+    match try_new_atomic(py, &ADDR4, &ADDR4_VALUE_AT, value) {
+        Ok(made) => made,
+        Err(value) => Ok(Bound::new(py, value)?.into_any()),
+    }
+}
+
+/// A new `IPv6Address`.
+pub fn new_addr6(py: Python<'_>, value: IPv6Address) -> PyResult<Bound<'_, PyAny>> {
+    match try_new_atomic(py, &ADDR6, &ADDR6_VALUE_AT, value) {
+        Ok(made) => made,
+        Err(value) => Ok(Bound::new(py, value)?.into_any()),
+    }
+}
+
 /// Installs the slots; called once when the module is initialised, after the types exist.
 pub fn install(py: Python<'_>) -> PyResult<()> {
     if NET4.load(Ordering::Relaxed) != 0 {
@@ -157,6 +379,28 @@ pub fn install(py: Python<'_>) -> PyResult<()> {
         ffi::PyType_Modified(net4);
         ffi::PyType_Modified(net6);
         ffi::PyType_Modified(iter);
+        make_atomic(
+            IPv4Address::type_object_raw(py),
+            &ADDR4_DEALLOC,
+            addr4_dealloc,
+        )?;
+        make_atomic(
+            IPv6Address::type_object_raw(py),
+            &ADDR6_DEALLOC,
+            addr6_dealloc,
+        )?;
+        make_atomic(net4, &NET4_DEALLOC, net4_dealloc)?;
+        make_atomic(net6, &NET6_DEALLOC, net6_dealloc)?;
+        let sample4 = Bound::new(py, IPv4Address { ip: 0x0102_0304 })?;
+        probe_layout(&sample4, IPv4Address::type_object_raw(py), &ADDR4_VALUE_AT);
+        let sample6 = Bound::new(
+            py,
+            IPv6Address {
+                ip: 0x0102_0304,
+                scope: None,
+            },
+        )?;
+        probe_layout(&sample6, IPv6Address::type_object_raw(py), &ADDR6_VALUE_AT);
     }
     Ok(())
 }
