@@ -2,10 +2,12 @@
 //! dotted-quad tail, parsed with bit masks instead of a byte-by-byte state machine.
 //!
 //! Where a group ends is different in every address, so the byte loop of `inet_pton(3)`
-//! mispredicts a branch at nearly every colon (about eight per address, most of its time).
-//! Here the text is classified into two masks (colons, hex digits), the grammar is checked
-//! on the masks, and each group's value is computed from the four bytes that end it; the
-//! only data-dependent branches left are the ones that reject.
+//! mispredicts at the colons of addresses it has not seen before: over 100,000 distinct
+//! addresses it took 55 ns each, over 1,000 repeated ones 27 ns. Here the text is
+//! classified into two masks (colons, hex digits) with SIMD compares, the grammar is
+//! checked on the masks, and each group's value is computed from the four bytes that end
+//! it; the branches left are the rejections, the text's length class and the loop over
+//! groups (39 ns over the same 100,000).
 //!
 //! [`parse`] answers `Some` only for text glibc's `inet_pton(AF_INET6)` accepts, with the
 //! same address; everything else (invalid text, and the valid `::ffff:1.2.3.4` forms) gets
