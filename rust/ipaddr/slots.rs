@@ -189,12 +189,20 @@ unsafe fn release_scope<T: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct:
     }
 }
 
+/// `tp_dealloc` of `IPv4Address` (see `dealloc_atomic`).
+///
+/// # Safety
+/// Only CPython calls it, as the type's `tp_dealloc`: attached thread, last reference gone.
 unsafe extern "C" fn addr4_dealloc(obj: *mut ffi::PyObject) {
     // SAFETY: CPython calls tp_dealloc with tp_dealloc's contract; an IPv4Address owns no
     // references.
     unsafe { dealloc_atomic(obj, &ADDR4, &ADDR4_DEALLOC, |_| {}) }
 }
 
+/// `tp_dealloc` of `IPv6Address` (see `dealloc_atomic`).
+///
+/// # Safety
+/// Only CPython calls it, as the type's `tp_dealloc`: attached thread, last reference gone.
 unsafe extern "C" fn addr6_dealloc(obj: *mut ffi::PyObject) {
     // SAFETY: as above; the scope is released only on the exact-class path.
     unsafe {
@@ -204,11 +212,19 @@ unsafe extern "C" fn addr6_dealloc(obj: *mut ffi::PyObject) {
     }
 }
 
+/// `tp_dealloc` of `IPv4Network` (see `dealloc_atomic`).
+///
+/// # Safety
+/// Only CPython calls it, as the type's `tp_dealloc`: attached thread, last reference gone.
 unsafe extern "C" fn net4_dealloc(obj: *mut ffi::PyObject) {
     // SAFETY: as above; an IPv4Network owns no references.
     unsafe { dealloc_atomic(obj, &NET4, &NET4_DEALLOC, |_| {}) }
 }
 
+/// `tp_dealloc` of `IPv6Network` (see `dealloc_atomic`).
+///
+/// # Safety
+/// Only CPython calls it, as the type's `tp_dealloc`: attached thread, last reference gone.
 unsafe extern "C" fn net6_dealloc(obj: *mut ffi::PyObject) {
     // SAFETY: as above.
     unsafe {
@@ -238,6 +254,11 @@ unsafe fn make_atomic(
     // SAFETY: the caller's contract; CPython updates slots of its own heap types this way
     // (then PyType_Modified).
     unsafe {
+        // `dealloc_atomic` finds weak references at a positive `tp_weaklistoffset` (where
+        // PyO3 keeps them) and knows of no `__dict__`: any other layout keeps PyO3's GC type.
+        if (*tp).tp_weaklistoffset < 0 || (*tp).tp_dictoffset != 0 {
+            return Ok(());
+        }
         let old = (*tp)
             .tp_dealloc
             .ok_or_else(|| PySystemError::new_err("ipaddress: a PyO3 slot is missing"))?;
@@ -270,7 +291,17 @@ where
     let value = (obj.get() as *const T).cast::<u8>();
     let offset = (value as usize).wrapping_sub(base as usize);
     // SAFETY: `tp` is a live type object.
-    let size = unsafe { (*tp).tp_basicsize } as usize;
+    let (size, atomic) = unsafe {
+        (
+            (*tp).tp_basicsize as usize,
+            // The lean constructor allocates without a GC header, for PyObject_Free: only
+            // for a class `make_atomic` changed (the only way these lose HAVE_GC).
+            ffi::PyType_IS_GC(tp) == 0,
+        )
+    };
+    if !atomic {
+        return;
+    }
     let header = std::mem::size_of::<ffi::PyObject>();
     let value_bytes = offset..offset.saturating_add(std::mem::size_of::<T>());
     if offset < header
