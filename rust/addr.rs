@@ -561,11 +561,12 @@ fn pton_into(af: i32, s: &[u8], out: &mut [u8]) -> PyResult<()> {
     Ok(())
 }
 
-fn check_pton_family(af: i32) -> PyResult<()> {
-    if af == AF_INET || af == AF_INET6 {
-        Ok(())
-    } else {
-        Err(os_error_from_errno(libc::EAFNOSUPPORT))
+/// The packed size of an `inet_pton` family, or `OSError(EAFNOSUPPORT)` for another one.
+fn pton_size(af: i32) -> PyResult<usize> {
+    match af {
+        AF_INET => Ok(4),
+        AF_INET6 => Ok(16),
+        _ => Err(os_error_from_errno(libc::EAFNOSUPPORT)),
     }
 }
 
@@ -578,9 +579,8 @@ fn inet_pton<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let af = c_int_arg(address_family)?;
     let s = c_string_arg(ip_string, "inet_pton", 2)?;
-    check_pton_family(af).map_err(|e| nul_error_or(s, e))?;
+    let size = pton_size(af).map_err(|e| nul_error_or(s, e))?;
     let mut out = [0u8; 16];
-    let size = if af == AF_INET { 4 } else { 16 };
     pton_into(af, s, &mut out[..size])?;
     Ok(PyBytes::new(ip_string.py(), &out[..size]))
 }
@@ -767,8 +767,7 @@ fn inet_pton_many<'py>(
     ip_strings: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let af = c_int_arg(address_family)?;
-    check_pton_family(af)?;
-    let size = if af == AF_INET { 4 } else { 16 };
+    let size = pton_size(af)?;
     collect_fixed(ip_strings, size, |item, out| {
         let s = c_string_arg(item, "inet_pton", 2)?;
         pton_into(af, s, out)
