@@ -205,6 +205,26 @@ def test_deallocation_releases_what_objects_hold() -> None:
     assert ref() is None
 
 
+@pytest.mark.parametrize(
+    ("cls", "make"),
+    [
+        (F.IPv4Address, lambda: list(F.ip_network("10.0.0.0/24").hosts())),
+        (F.IPv6Address, lambda: list(F.ip_network("fe80::/120").hosts())),
+        (F.IPv4Network, lambda: list(F.ip_network("10.0.0.0/16").subnets(new_prefix=24))),
+        (F.IPv6Network, lambda: list(F.ip_network("fe80::/56").subnets(new_prefix=64))),
+    ],
+)
+def test_instances_hold_and_release_one_class_reference(cls: type, make: Any) -> None:
+    # Every instance of a heap type owns a reference to its class: taken by the lean
+    # constructor, given back by ferrosock's deallocator.
+    before = sys.getrefcount(cls)
+    objs = make()
+    assert all(type(o) is cls for o in objs)
+    assert sys.getrefcount(cls) == before + len(objs)
+    del objs
+    assert sys.getrefcount(cls) == before
+
+
 def test_bulk_creation_returns_its_memory() -> None:
     net = F.ip_network("10.0.0.0/16")
     list(net.hosts())
