@@ -106,6 +106,10 @@ unsafe impl Send for ByteView {}
 /// Embedded NULs are *not* checked here (callers that need C-string rules check them).
 pub fn str_bytes<'a>(s: &'a Bound<'_, pyo3::types::PyString>) -> PyResult<&'a [u8]> {
     let ptr = s.as_ptr();
+    // NOTE: CPython 3.14 no longer exposes the str header's bit fields to extensions (pyo3-ffi
+    // drops these macros there), so 3.14 builds take `PyUnicode_AsUTF8AndSize`, which hands
+    // back the same in-place ASCII data through one call.
+    #[cfg(not(Py_3_14))]
     // SAFETY: `ptr` is a live str (the borrow of `s` keeps it alive); the macros only read
     // its header fields.
     if unsafe { ffi::PyUnicode_IS_COMPACT_ASCII(ptr) } != 0 {

@@ -18,7 +18,11 @@ mod structfmt;
 mod udp;
 
 /// The private extension module behind the `ferrosock` package. Users import `ferrosock`.
-#[pymodule]
+///
+/// `gil_used = true`: the module has never run on a free-threaded interpreter and its unsafe
+/// code was written for a GIL, so a free-threaded CPython re-enables the GIL when it imports
+/// it (with a warning) rather than trusting a claim no test has made.
+#[pymodule(gil_used = true)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     addr::register(m)?;
