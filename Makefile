@@ -1,8 +1,17 @@
 # One entry point for the everyday tasks. `make build` builds an optimised module in place
 # (into the active virtualenv); `pip install .` is what users and CI run.
 PY ?= python
+# The interpreters wheels are built for and tested on here (.ci/pythons finds them), and those
+# built from maturin's bundled sysconfig without an interpreter: built, not tested here.
+PYTHONS = $(shell .ci/pythons)
+UNTESTED_PYTHONS ?= 3.14
+HOST = $(shell rustc -vV | sed -n 's/^host: //p')
+# zig links against glibc 2.17's symbol versions, so the wheels install on any glibc >= 2.17
+# Linux (RHEL 8, Ubuntu 20.04, Amazon Linux 2); maturin's auditwheel check refuses the build
+# if a newer symbol slips in. `pip install 'maturin[zig]'` (the dev extra) brings zig.
+WHEEL_FLAGS = --release --zig --compatibility manylinux_2_17
 
-.PHONY: build build-dev test test-rust lint format bench stubtest clean
+.PHONY: build build-dev test test-rust lint format bench stubtest clean wheels
 
 build:
 	maturin develop --release
@@ -30,6 +39,15 @@ format:
 
 bench:
 	$(PY) -m ferrosock bench
+
+# dist/: a manylinux_2_17 wheel per interpreter, plus the sdist.
+wheels:
+	rm -rf dist
+	maturin build $(WHEEL_FLAGS) $(addprefix -i ,$(PYTHONS)) --out dist
+	maturin build $(WHEEL_FLAGS) --target $(HOST) $(addprefix -i python,$(UNTESTED_PYTHONS)) --out dist
+	maturin sdist --out dist
+	@for w in dist/*.whl; do case "$$w" in *manylinux_2_17_*) ;; *) echo "$$w: not manylinux_2_17" >&2; exit 1;; esac; done
+	@ls -1 dist
 
 clean:
 	cargo clean
