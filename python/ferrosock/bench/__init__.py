@@ -214,11 +214,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         "to stay under a minute (slower)",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also draw the speedups as a bar chart (FILE.svg, .png, ...; needs "
+        "pip install 'ferrosock[plot]')",
+    )
+    parser.add_argument(
+        "--from-json",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="with --plot: draw saved --json runs (one bar each, e.g. one per interpreter) "
+        "instead of measuring; repeatable",
+    )
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     parser.add_argument(
         "--strict", action="store_true", help="exit with status 1 when a case misses its target"
     )
     args = parser.parse_args(argv)
+
+    if args.from_json:
+        if not args.plot:
+            parser.error("--from-json draws saved runs: give --plot FILE")
+        from ferrosock.bench._plot import plot_runs
+
+        runs = []
+        for path in args.from_json:
+            with open(path, encoding="utf-8") as fh:
+                runs.append(json.load(fh))
+        rows = plot_runs(runs, args.plot)
+        print(f"{args.plot}: {rows} rows from {len(runs)} run(s)")
+        return 0
 
     if args.list:
         for module_name in SCENARIO_MODULES:
@@ -250,17 +277,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for r in wrong:
         print(f"  WRONG {r.name}: {r.error}")
+    document = {
+        "environment": env,
+        "cases": [r.as_dict() for r in results],
+        "tables": [t.as_dict() for t in tables],
+    }
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(
-                {
-                    "environment": env,
-                    "cases": [r.as_dict() for r in results],
-                    "tables": [t.as_dict() for t in tables],
-                },
-                fh,
-                indent=2,
-            )
+            json.dump(document, fh, indent=2)
+    if args.plot:
+        from ferrosock.bench._plot import plot_runs
+
+        rows = plot_runs([document], args.plot)
+        print(f"{args.plot}: {rows} rows")
     if wrong:
         return 1
     if args.strict and (missed or missed_tables):
