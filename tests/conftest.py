@@ -17,6 +17,16 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+def pytest_report_header(config):
+    # Which build is under test: CI runs this suite against each installed wheel.
+    import sys
+
+    import ferrosock
+
+    native = ferrosock._native.__file__
+    return f"ferrosock {ferrosock.__version__} on CPython {sys.version.split()[0]}: {native}"
+
+
 def open_fds() -> set[int]:
     return {int(fd) for fd in os.listdir("/proc/self/fd")}
 
