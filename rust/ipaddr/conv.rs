@@ -17,6 +17,7 @@ use super::core::{self, AddrStrError, Repr, V4_BITS, V6_BITS};
 use super::objects::{
     IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network,
 };
+use super::rules::{v6props, Rules};
 use crate::errors::type_name;
 
 pyo3::import_exception!(ipaddress, AddressValueError);
@@ -287,8 +288,24 @@ impl<'a> Ip<'a> {
     }
 }
 
-/// The address text without scope.
+/// The address text without scope: `str()` of the address (IPv4-mapped addresses dotted
+/// under [`Rules::mapped_dotted`]).
 pub fn addr_text(v6: bool, ip: u128) -> String {
+    if v6 {
+        if let Some(v4) = v6props::ipv4_mapped(ip) {
+            if Rules::current().mapped_dotted {
+                let mut b = [0u8; core::V6_MAX_LEN];
+                let n = core::format_v6_mapped(v4, &mut b);
+                return String::from_utf8_lossy(&b[..n]).into_owned();
+            }
+        }
+    }
+    hex_text(v6, ip)
+}
+
+/// `_string_from_ip_int`: the address text with every IPv6 address in hextets (what
+/// `IPv6Interface.with_prefixlen` and friends print under every rule set).
+pub fn hex_text(v6: bool, ip: u128) -> String {
     if v6 {
         let mut b = [0u8; core::V6_MAX_LEN];
         let n = core::format_v6(ip, &mut b);

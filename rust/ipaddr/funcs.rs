@@ -2,7 +2,7 @@
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
 
 use super::conv::{
     self, addr_from_obj, classify, display, foreign_attr_error, net_from_obj, repr_obj, str_bytes,
@@ -11,6 +11,7 @@ use super::conv::{
 use super::core::{self, Net, V4_BITS, V6_BITS};
 use super::iters::SummarizeIterator;
 use super::objects::{new_addr, new_addr_scoped, new_iface, new_net, IPv6Address};
+use super::rules::Rules;
 pub use crate::batch::for_each_item;
 
 fn not_an_address(original: &Bound<'_, PyAny>, what: &str) -> PyErr {
@@ -301,7 +302,54 @@ pub fn collapse_addresses<'py>(addresses: &Bound<'py, PyAny>) -> PyResult<Bound<
 }
 
 /// Adds the module-level functions to the extension module.
+/// Puts a rule set in force: `python/ferrosock/ipaddress.py` calls it once at import with
+/// what it probed from the running stdlib, tests call it to pin the other rule sets. The
+/// keywords are the fields of [`Rules`].
+#[pyfunction]
+#[pyo3(signature = (
+    *, registry_2024, private_3fff, mapped_dotted, mapped_loopback, mapped_properties,
+    ipv6_mapped, single_host_iterator
+))]
+#[allow(clippy::too_many_arguments)]
+fn _ipaddress_set_rules(
+    registry_2024: bool,
+    private_3fff: bool,
+    mapped_dotted: bool,
+    mapped_loopback: bool,
+    mapped_properties: bool,
+    ipv6_mapped: bool,
+    single_host_iterator: bool,
+) {
+    Rules {
+        registry_2024,
+        private_3fff,
+        mapped_dotted,
+        mapped_loopback,
+        mapped_properties,
+        ipv6_mapped,
+        single_host_iterator,
+    }
+    .install();
+}
+
+/// The rule set in force, as the keywords of `_ipaddress_set_rules`.
+#[pyfunction]
+fn _ipaddress_rules(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let r = Rules::current();
+    let d = PyDict::new(py);
+    d.set_item("registry_2024", r.registry_2024)?;
+    d.set_item("private_3fff", r.private_3fff)?;
+    d.set_item("mapped_dotted", r.mapped_dotted)?;
+    d.set_item("mapped_loopback", r.mapped_loopback)?;
+    d.set_item("mapped_properties", r.mapped_properties)?;
+    d.set_item("ipv6_mapped", r.ipv6_mapped)?;
+    d.set_item("single_host_iterator", r.single_host_iterator)?;
+    Ok(d)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_ipaddress_set_rules, m)?)?;
+    m.add_function(wrap_pyfunction!(_ipaddress_rules, m)?)?;
     m.add_function(wrap_pyfunction!(ip_address, m)?)?;
     m.add_function(wrap_pyfunction!(ip_network, m)?)?;
     m.add_function(wrap_pyfunction!(ip_interface, m)?)?;

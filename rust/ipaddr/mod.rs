@@ -13,6 +13,7 @@ mod funcs;
 mod iters;
 mod objects;
 mod ops;
+mod rules;
 mod slots;
 
 use pyo3::prelude::*;

@@ -15,9 +15,10 @@ use super::conv::{
     self, addr_from_obj, ascii_str, classify, display, foreign_attr_error, net_from_obj,
     own_attr_error, truthy, Given, Ip, Kind,
 };
-use super::core::{self, v4props, v6props, Net, V4_BITS, V6_BITS};
+use super::core::{self, Net, V4_BITS, V6_BITS};
 use super::iters::{AddressIterator, ExcludeIterator, SubnetsIterator};
 use super::ops::{self, view};
+use super::rules::{v4props, v6props, Rules};
 
 /// The result of a comparison between two objects of the same exact class, whose
 /// stdlib orderings (with `total_ordering`) are plain integer/tuple orderings.
@@ -286,12 +287,12 @@ impl IPv4Address {
 
     #[getter]
     fn is_private(&self) -> bool {
-        v4props::is_private(self.ip)
+        v4props::is_private(self.ip, Rules::current())
     }
 
     #[getter]
     fn is_global(&self) -> bool {
-        v4props::is_global(self.ip)
+        v4props::is_global(self.ip, Rules::current())
     }
 
     #[getter]
@@ -321,6 +322,19 @@ impl IPv4Address {
         v4props::is_link_local(self.ip)
     }
 
+    /// `IPv4Address.ipv6_mapped` (CPython 3.13; `python/ferrosock/ipaddress.py` removes
+    /// the attribute where the running stdlib lacks it): `IPv6Address(f'::ffff:{self}')`,
+    /// which an `IPv4Interface` fails with `AddressValueError` (its `str()` has a `/`).
+    #[getter]
+    fn ipv6_mapped<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        if slf.get_type().is(py.get_type::<IPv4Address>()) {
+            return new_addr(py, true, 0xffff_0000_0000 | u128::from(slf.get().ip));
+        }
+        let text = format!("::ffff:{}", display(slf.as_any())?);
+        py.get_type::<IPv6Address>().call1((text,))
+    }
+
     /// The equal object of the stdlib's `ipaddress` (same class name and value).
     fn to_stdlib<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         to_stdlib(slf.as_any())
@@ -332,7 +346,9 @@ fn iface_with(slf: &Bound<'_, PyAny>, what: u8) -> PyResult<String> {
     let py = slf.py();
     let a = view(slf)?;
     let bits = a.bits();
-    let mut s = conv::addr_text(a.v6, a.ip);
+    // NOTE: the stdlib prints the interface's own address with `_string_from_ip_int`
+    // (hextets even for an IPv4-mapped address on 3.13) but the masks with `str()`.
+    let mut s = conv::hex_text(a.v6, a.ip);
     s.push('/');
     match what {
         0 => s.push_str(&a.prefix.to_string()),
@@ -538,27 +554,27 @@ impl IPv6Address {
 
     #[getter]
     fn is_private(&self) -> bool {
-        v6props::is_private(self.ip)
+        v6props::is_private(self.ip, Rules::current())
     }
 
     #[getter]
     fn is_global(&self) -> bool {
-        v6props::is_global(self.ip)
+        v6props::is_global(self.ip, Rules::current())
     }
 
     #[getter]
     fn is_reserved(&self) -> bool {
-        v6props::is_reserved(self.ip)
+        v6props::is_reserved(self.ip, Rules::current())
     }
 
     #[getter]
     fn is_multicast(&self) -> bool {
-        v6props::is_multicast(self.ip)
+        v6props::is_multicast(self.ip, Rules::current())
     }
 
     #[getter]
     fn is_link_local(&self) -> bool {
-        v6props::is_link_local(self.ip)
+        v6props::is_link_local(self.ip, Rules::current())
     }
 
     #[getter]
@@ -571,14 +587,24 @@ impl IPv6Address {
     #[getter]
     fn is_unspecified(slf: &Bound<'_, Self>) -> PyResult<bool> {
         let a = view(slf.as_any())?;
-        Ok(a.ip == 0 && (a.kind == Kind::Addr || a.prefix == V6_BITS))
+        if a.kind == Kind::Addr {
+            return Ok(v6props::is_unspecified(a.ip, Rules::current()));
+        }
+        Ok(a.ip == 0 && a.prefix == V6_BITS)
     }
 
-    /// An `IPv6Interface` is loopback only as `::1/128`.
+    /// An `IPv6Interface` asks its network too (`::1/128` only, unless IPv4-mapped
+    /// addresses answer for their IPv4 address).
     #[getter]
     fn is_loopback(slf: &Bound<'_, Self>) -> PyResult<bool> {
         let a = view(slf.as_any())?;
-        Ok(a.ip == 1 && (a.kind == Kind::Addr || a.prefix == V6_BITS))
+        let r = Rules::current();
+        if a.kind == Kind::Addr {
+            return Ok(v6props::is_loopback(a.ip, r));
+        }
+        let ((net, prefix), _) = a.network();
+        let bcast = core::broadcast((net, prefix), V6_BITS);
+        Ok(v6props::iface_is_loopback(a.ip, net, bcast, r))
     }
 
     #[getter]
@@ -733,6 +759,10 @@ fn hosts<'py>(slf: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let b = bcast(&a);
     if a.prefix == bits {
         let only = new_addr_scoped(py, a.v6, a.ip, a.scope)?;
+        if Rules::current().single_host_iterator {
+            // `iter((IPv4Address(addr),))`, as gh-141497 has it.
+            return Ok(PyTuple::new(py, [only])?.try_iter()?.into_any());
+        }
         return Ok(PyList::new(py, [only])?.into_any());
     }
     let (first, last) = if a.prefix == bits - 1 {
@@ -1302,13 +1332,13 @@ impl IPv4Network {
     #[getter]
     fn is_private(&self) -> bool {
         let (n, b) = self.ends();
-        v4props::net_is_private(n, b)
+        v4props::net_is_private(n, b, Rules::current())
     }
 
     #[getter]
     fn is_global(&self) -> bool {
         let (n, b) = self.ends();
-        v4props::net_is_global(n, b)
+        v4props::net_is_global(n, b, Rules::current())
     }
 
     #[getter]
@@ -1576,19 +1606,22 @@ impl IPv6Network {
     #[getter]
     fn is_multicast(&self) -> bool {
         let (n, b) = self.ends();
-        v6props::is_multicast(n) && v6props::is_multicast(b)
+        let r = Rules::current();
+        v6props::is_multicast(n, r) && v6props::is_multicast(b, r)
     }
 
     #[getter]
     fn is_reserved(&self) -> bool {
         let (n, b) = self.ends();
-        v6props::is_reserved(n) && v6props::is_reserved(b)
+        let r = Rules::current();
+        v6props::is_reserved(n, r) && v6props::is_reserved(b, r)
     }
 
     #[getter]
     fn is_link_local(&self) -> bool {
         let (n, b) = self.ends();
-        v6props::is_link_local(n) && v6props::is_link_local(b)
+        let r = Rules::current();
+        v6props::is_link_local(n, r) && v6props::is_link_local(b, r)
     }
 
     #[getter]
@@ -1600,7 +1633,7 @@ impl IPv6Network {
     #[getter]
     fn is_private(&self) -> bool {
         let (n, b) = self.ends();
-        v6props::net_is_private(n, b)
+        v6props::net_is_private(n, b, Rules::current())
     }
 
     #[getter]
@@ -1611,12 +1644,14 @@ impl IPv6Network {
     #[getter]
     fn is_unspecified(&self) -> bool {
         let (n, b) = self.ends();
-        v6props::is_unspecified(n) && v6props::is_unspecified(b)
+        let r = Rules::current();
+        v6props::is_unspecified(n, r) && v6props::is_unspecified(b, r)
     }
 
     #[getter]
     fn is_loopback(&self) -> bool {
         let (n, b) = self.ends();
-        v6props::is_loopback(n) && v6props::is_loopback(b)
+        let r = Rules::current();
+        v6props::is_loopback(n, r) && v6props::is_loopback(b, r)
     }
 }
