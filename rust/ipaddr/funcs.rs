@@ -5,43 +5,15 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
 
 use super::conv::{
-    self, addr_from_obj, classify, display, foreign_attr_error, net_from_obj, repr_obj, str_bytes,
-    truthy, Kind, NetParts,
+    addr_from_obj, classify, display, foreign_attr_error, net_from_obj, not_an_address,
+    parse_address_str, str_bytes, truthy, Kind, NetParts,
 };
 use super::core::{self, Net, V4_BITS, V6_BITS};
 use super::iters::SummarizeIterator;
-use super::objects::{new_addr, new_addr_scoped, new_iface, new_net, IPv6Address};
 use super::rules::Rules;
-pub use crate::batch::for_each_item;
-
-fn not_an_address(original: &Bound<'_, PyAny>, what: &str) -> PyErr {
-    match repr_obj(original) {
-        Ok(r) => PyValueError::new_err(format!("{r} does not appear to be an IPv4 or IPv6 {what}")),
-        Err(e) => e,
-    }
-}
-
-/// `ip_address(s)` for a `str`: `(is_v6, value, scope)`. A string with a `:` can only be
-/// IPv6 and one without only IPv4, so one parse decides.
-pub fn parse_address_str(
-    s: &Bound<'_, PyString>,
-    original: &Bound<'_, PyAny>,
-) -> PyResult<(bool, u128, Option<Py<PyString>>)> {
-    let py = s.py();
-    let b = str_bytes(s)?;
-    if let Some((v6, ip)) = core::parse_address_fast(&b) {
-        return Ok((v6, ip, None));
-    }
-    if b.contains(&b':') {
-        if let Ok((ip, scope)) = core::addr6_from_str(&b) {
-            let scope = scope.map(|sc| conv::decode(py, sc)).transpose()?;
-            return Ok((true, ip, scope.map(Bound::unbind)));
-        }
-    } else if let Ok(ip) = core::addr4_from_str(&b) {
-        return Ok((false, u128::from(ip), None));
-    }
-    Err(not_an_address(original, "address"))
-}
+use super::slots::{new_addr, new_addr6, new_addr_scoped, new_iface, new_net};
+use super::types::IPv6Address;
+use crate::batch::for_each_item;
 
 fn make_address<'py>(
     py: Python<'py>,
@@ -51,7 +23,7 @@ fn make_address<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     match scope {
         None => new_addr(py, v6, ip),
-        Some(s) => super::slots::new_addr6(py, IPv6Address { ip, scope: Some(s) }),
+        Some(s) => new_addr6(py, IPv6Address { ip, scope: Some(s) }),
     }
 }
 

@@ -1,7 +1,8 @@
-//! The six `ipaddress` classes as native, immutable types. They keep only the numbers (and
-//! an IPv6 scope id); everything derived is computed on access. `IPv4Interface` extends
-//! `IPv4Address` and `IPv6Interface` extends `IPv6Address`, as in the stdlib, so the
-//! interfaces inherit the address slots, which dispatch on what the object really is.
+//! The Python methods of the six `ipaddress` classes (their layouts are in `types`). The
+//! objects keep only the numbers (and an IPv6 scope id); everything derived is computed on
+//! access. `IPv4Interface` extends `IPv4Address` and `IPv6Interface` extends `IPv6Address`,
+//! as in the stdlib, so the interfaces inherit the address slots, which dispatch on what
+//! the object really is.
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
@@ -16,9 +17,14 @@ use super::conv::{
     own_attr_error, truthy, Given, Ip, Kind,
 };
 use super::core::{self, Net, V4_BITS, V6_BITS};
-use super::iters::{AddressIterator, ExcludeIterator, SubnetsIterator};
+use super::iters::{ExcludeIterator, SubnetsIterator};
 use super::ops::{self, view};
 use super::rules::{v4props, v6props, Rules};
+use super::slots::{new_addr, new_addr_scoped, new_net};
+use super::types::{
+    AddressIterator, IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface,
+    IPv6Network,
+};
 
 /// The result of a comparison between two objects of the same exact class, whose
 /// stdlib orderings (with `total_ordering`) are plain integer/tuple orderings.
@@ -31,99 +37,6 @@ fn fast_cmp(py: Python<'_>, ord: std::cmp::Ordering, op: CompareOp) -> Py<PyAny>
 
 fn required<T>(v: Option<T>) -> PyResult<T> {
     v.ok_or_else(|| PyTypeError::new_err("internal error: constructor declined silently"))
-}
-
-// ---------------------------------------------------------------------------------------
-// Constructors used from Rust
-// ---------------------------------------------------------------------------------------
-
-/// Takes a new interface object (never a Python subclass, which could have a `__dict__`)
-/// out of the cycle collector's lists. PyO3 makes every pyclass a GC type, but these hold
-/// only integers and an immutable `str`, so they can never be part of a cycle (CPython
-/// untracks tuples of atoms for the same reason). The address and network classes are not
-/// GC types at all (`slots::make_atomic`); the interfaces, which PyO3 builds as their
-/// subclasses, stay GC types and are untracked one by one.
-pub fn untracked<T>(obj: Bound<'_, T>) -> Bound<'_, T> {
-    // SAFETY: `obj` is a live, newly created object of a GC type; untracking is allowed at
-    // any time, and PyO3's dealloc untracks only an object that is still tracked.
-    unsafe { pyo3::ffi::PyObject_GC_UnTrack(obj.as_ptr().cast()) };
-    obj
-}
-
-/// A new `IPv4Address`/`IPv6Address` (no scope).
-pub fn new_addr(py: Python<'_>, v6: bool, ip: u128) -> PyResult<Bound<'_, PyAny>> {
-    if v6 {
-        super::slots::new_addr6(py, IPv6Address { ip, scope: None })
-    } else {
-        super::slots::new_addr4(py, IPv4Address { ip: ip as u32 })
-    }
-}
-
-/// A new `IPv6Address` with a scope id.
-pub fn new_addr_scoped<'py>(
-    py: Python<'py>,
-    v6: bool,
-    ip: u128,
-    scope: Option<&Py<PyString>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    match scope {
-        Some(s) if v6 => super::slots::new_addr6(
-            py,
-            IPv6Address {
-                ip,
-                scope: Some(s.clone_ref(py)),
-            },
-        ),
-        _ => new_addr(py, v6, ip),
-    }
-}
-
-/// A new `IPv4Network`/`IPv6Network`.
-pub fn new_net<'py>(
-    py: Python<'py>,
-    v6: bool,
-    net: Net,
-    scope: Option<&Py<PyString>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    if v6 {
-        Ok(Bound::new(
-            py,
-            IPv6Network {
-                net: net.0,
-                prefix: net.1,
-                scope: scope.map(|s| s.clone_ref(py)),
-            },
-        )?
-        .into_any())
-    } else {
-        Ok(Bound::new(
-            py,
-            IPv4Network {
-                net: net.0 as u32,
-                prefix: net.1,
-            },
-        )?
-        .into_any())
-    }
-}
-
-/// A new `IPv4Interface`/`IPv6Interface`.
-pub fn new_iface<'py>(
-    py: Python<'py>,
-    v6: bool,
-    ip: u128,
-    prefix: u8,
-    scope: Option<Py<PyString>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    if v6 {
-        let init = PyClassInitializer::from(IPv6Address { ip, scope })
-            .add_subclass(IPv6Interface { prefix });
-        Ok(untracked(Bound::new(py, init)?).into_any())
-    } else {
-        let init = PyClassInitializer::from(IPv4Address { ip: ip as u32 })
-            .add_subclass(IPv4Interface { prefix });
-        Ok(untracked(Bound::new(py, init)?).into_any())
-    }
 }
 
 /// A network like `slf` (its class when that is a Python subclass, as
@@ -169,19 +82,6 @@ fn addr_str<'py>(slf: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
 // ---------------------------------------------------------------------------------------
 // IPv4Address / IPv4Interface
 // ---------------------------------------------------------------------------------------
-
-/// `ipaddress.IPv4Address`: one IPv4 address, built from an int, 4 packed bytes or a
-/// dotted-quad string (no leading zeros), with the stdlib's properties and operators.
-#[pyclass(
-    frozen,
-    subclass,
-    weakref,
-    module = "ferrosock.ipaddress",
-    name = "IPv4Address"
-)]
-pub struct IPv4Address {
-    pub(crate) ip: u32,
-}
 
 #[pymethods]
 impl IPv4Address {
@@ -367,10 +267,6 @@ fn iface_network<'py>(slf: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 
 /// `ipaddress.IPv4Interface`: an `IPv4Address` with the network it sits on
 /// (`'192.0.2.5/24'`).
-#[pyclass(frozen, extends = IPv4Address, subclass, module = "ferrosock.ipaddress", name = "IPv4Interface")]
-pub struct IPv4Interface {
-    pub(crate) prefix: u8,
-}
 
 #[pymethods]
 impl IPv4Interface {
@@ -427,20 +323,6 @@ impl IPv4Interface {
 // ---------------------------------------------------------------------------------------
 // IPv6Address / IPv6Interface
 // ---------------------------------------------------------------------------------------
-
-/// `ipaddress.IPv6Address`: one IPv6 address, built from an int, 16 packed bytes or text
-/// (with an optional `%scope` id), with the stdlib's properties and operators.
-#[pyclass(
-    frozen,
-    subclass,
-    weakref,
-    module = "ferrosock.ipaddress",
-    name = "IPv6Address"
-)]
-pub struct IPv6Address {
-    pub(crate) ip: u128,
-    pub(crate) scope: Option<Py<PyString>>,
-}
 
 fn opt_v4(py: Python<'_>, v: Option<u32>) -> PyResult<Option<Bound<'_, PyAny>>> {
     v.map(|ip| new_addr(py, false, u128::from(ip))).transpose()
@@ -638,10 +520,6 @@ impl IPv6Address {
 }
 
 /// `ipaddress.IPv6Interface`: an `IPv6Address` with the network it sits on.
-#[pyclass(frozen, extends = IPv6Address, subclass, module = "ferrosock.ipaddress", name = "IPv6Interface")]
-pub struct IPv6Interface {
-    pub(crate) prefix: u8,
-}
 
 #[pymethods]
 impl IPv6Interface {
@@ -1023,7 +901,7 @@ fn contains_many<'py>(
     }
     let done = out.len();
     let mut index = 0usize;
-    super::funcs::for_each_item(addresses, |item| {
+    crate::batch::for_each_item(addresses, |item| {
         // Items already answered by the list walk above.
         if index < done {
             index += 1;
@@ -1044,7 +922,7 @@ fn contains_many<'py>(
             return Ok(());
         }
         if let Ok(s) = item.cast::<PyString>() {
-            let (v6, ip, _) = super::funcs::parse_address_str(s, item)?;
+            let (v6, ip, _) = conv::parse_address_str(s, item)?;
             out.push(v6 == a.v6 && ip & mask == a.ip);
             return Ok(());
         }
@@ -1057,36 +935,6 @@ fn contains_many<'py>(
 // ---------------------------------------------------------------------------------------
 // IPv4Network / IPv6Network
 // ---------------------------------------------------------------------------------------
-
-/// `ipaddress.IPv4Network`: an IPv4 network (`'192.0.2.0/24'`, `'192.0.2.0/255.255.255.0'`,
-/// `'192.0.2.0/0.0.0.255'`, `(addr, prefix)`), with membership, iteration, indexing and the
-/// stdlib's network methods. `contains_many()` is ferrosock's batch form of `in`.
-#[pyclass(
-    frozen,
-    subclass,
-    weakref,
-    module = "ferrosock.ipaddress",
-    name = "IPv4Network"
-)]
-pub struct IPv4Network {
-    pub(crate) net: u32,
-    pub(crate) prefix: u8,
-}
-
-impl IPv4Network {
-    pub fn contains_ip(&self, ip: u32) -> bool {
-        // The network address has no host bits, so comparing the bits above them is enough.
-        let host_bits = u32::from(V4_BITS - self.prefix);
-        ip.checked_shr(host_bits).unwrap_or(0) == self.net.checked_shr(host_bits).unwrap_or(0)
-    }
-
-    fn ends(&self) -> (u32, u32) {
-        (
-            self.net,
-            self.net | core::hostmask(self.prefix, V4_BITS) as u32,
-        )
-    }
-}
 
 #[pymethods]
 impl IPv4Network {
@@ -1351,35 +1199,6 @@ impl IPv4Network {
     fn is_loopback(&self) -> bool {
         let (n, b) = self.ends();
         v4props::is_loopback(n) && v4props::is_loopback(b)
-    }
-}
-
-/// `ipaddress.IPv6Network`: an IPv6 network (`'2001:db8::/32'`, `(addr, prefix)`; the
-/// network address may carry a scope id, as in the stdlib), with membership, iteration,
-/// indexing and the stdlib's network methods. `contains_many()` is the batch form of `in`.
-#[pyclass(
-    frozen,
-    subclass,
-    weakref,
-    module = "ferrosock.ipaddress",
-    name = "IPv6Network"
-)]
-pub struct IPv6Network {
-    pub(crate) net: u128,
-    pub(crate) prefix: u8,
-    pub(crate) scope: Option<Py<PyString>>,
-}
-
-impl IPv6Network {
-    /// `ip in self` for an address value.
-    #[inline]
-    pub fn contains_ip(&self, ip: u128) -> bool {
-        let host_bits = u32::from(V6_BITS - self.prefix);
-        ip.checked_shr(host_bits).unwrap_or(0) == self.net.checked_shr(host_bits).unwrap_or(0)
-    }
-
-    fn ends(&self) -> (u128, u128) {
-        (self.net, self.net | core::hostmask(self.prefix, V6_BITS))
     }
 }
 

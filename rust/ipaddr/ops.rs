@@ -12,8 +12,8 @@ use super::conv::{
     scope_eq, Ip, Kind,
 };
 use super::core::{self, Net};
-use super::objects::{new_addr, new_iface};
 use super::rules::{v6props, Rules};
+use super::slots::{new_addr, new_iface};
 
 /// The receiver seen as data (always one of ferrosock's classes).
 pub fn view<'a>(slf: &'a Bound<'_, PyAny>) -> PyResult<Ip<'a>> {
