@@ -126,18 +126,11 @@ _RULES_3_13_0 = _Rules(
     single_host_iterator=False,
 )
 
-# The native getter, kept so that the attribute can be put back when the rules change.
-_IPV6_MAPPED = IPv4Address.__dict__["ipv6_mapped"]
-
 
 def _set_rules(rules: _Rules) -> None:
-    """Puts ``rules`` in force for the whole module (tests use it to pin a rule set)."""
+    """Puts ``rules`` in force for the whole module (tests use it to pin a rule set); this
+    also adds or removes the members only some versions have (``ipv6_mapped``)."""
     _native._ipaddress_set_rules(**rules._asdict())
-    # Members only some versions have appear exactly when the stdlib's class has them.
-    if rules.ipv6_mapped:
-        type.__setattr__(IPv4Address, "ipv6_mapped", _IPV6_MAPPED)
-    elif "ipv6_mapped" in IPv4Address.__dict__:
-        type.__delattr__(IPv4Address, "ipv6_mapped")
 
 
 def _current_rules() -> _Rules:

@@ -2,6 +2,7 @@
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
 
 use super::conv::{
@@ -12,7 +13,7 @@ use super::core::{self, Net, V4_BITS, V6_BITS};
 use super::iters::SummarizeIterator;
 use super::rules::Rules;
 use super::slots::{new_addr, new_addr6, new_addr_scoped, new_iface, new_net};
-use super::types::IPv6Address;
+use super::types::{IPv4Address, IPv6Address};
 use crate::batch::for_each_item;
 
 fn make_address<'py>(
@@ -276,7 +277,9 @@ pub fn collapse_addresses<'py>(addresses: &Bound<'py, PyAny>) -> PyResult<Bound<
 /// Adds the module-level functions to the extension module.
 /// Puts a rule set in force: `python/ferrosock/ipaddress.py` calls it once at import with
 /// what it probed from the running stdlib, tests call it to pin the other rule sets. The
-/// keywords are the fields of [`Rules`].
+/// keywords are the fields of [`Rules`]. Members only some versions have
+/// (`IPv4Address.ipv6_mapped`) are added to or removed from the class here, so `dir()`
+/// matches the stdlib's class.
 #[pyfunction]
 #[pyo3(signature = (
     *, registry_2024, private_3fff, mapped_dotted, mapped_loopback, mapped_properties,
@@ -284,6 +287,7 @@ pub fn collapse_addresses<'py>(addresses: &Bound<'py, PyAny>) -> PyResult<Bound<
 ))]
 #[allow(clippy::too_many_arguments)]
 fn _ipaddress_set_rules(
+    py: Python<'_>,
     registry_2024: bool,
     private_3fff: bool,
     mapped_dotted: bool,
@@ -291,7 +295,22 @@ fn _ipaddress_set_rules(
     mapped_properties: bool,
     ipv6_mapped: bool,
     single_host_iterator: bool,
-) {
+) -> PyResult<()> {
+    // The getter PyO3 put in the class dict, kept from the first call (before any removal)
+    // so that it can be put back.
+    static IPV6_MAPPED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let cls = py.get_type::<IPv4Address>();
+    let getter = IPV6_MAPPED.get_or_try_init(py, || {
+        cls.getattr("__dict__")?
+            .get_item("ipv6_mapped")
+            .map(Bound::unbind)
+    })?;
+    let present = cls.getattr("__dict__")?.contains("ipv6_mapped")?;
+    if ipv6_mapped && !present {
+        cls.setattr("ipv6_mapped", getter.bind(py))?;
+    } else if !ipv6_mapped && present {
+        cls.delattr("ipv6_mapped")?;
+    }
     Rules {
         registry_2024,
         private_3fff,
@@ -302,6 +321,7 @@ fn _ipaddress_set_rules(
         single_host_iterator,
     }
     .install();
+    Ok(())
 }
 
 /// The rule set in force, as the keywords of `_ipaddress_set_rules`.
