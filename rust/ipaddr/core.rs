@@ -16,7 +16,7 @@ pub const V6_BITS: u8 = 128;
 
 /// `_ALL_ONES` for a `bits`-wide address.
 #[inline]
-pub fn all_ones(bits: u8) -> u128 {
+pub const fn all_ones(bits: u8) -> u128 {
     if bits >= 128 {
         u128::MAX
     } else {
@@ -26,13 +26,13 @@ pub fn all_ones(bits: u8) -> u128 {
 
 /// `_ip_int_from_prefix`: the netmask of a `/prefix` network.
 #[inline]
-pub fn netmask(prefix: u8, bits: u8) -> u128 {
+pub const fn netmask(prefix: u8, bits: u8) -> u128 {
     all_ones(bits) ^ hostmask(prefix, bits)
 }
 
 /// The hostmask of a `/prefix` network (`netmask ^ _ALL_ONES`).
 #[inline]
-pub fn hostmask(prefix: u8, bits: u8) -> u128 {
+pub const fn hostmask(prefix: u8, bits: u8) -> u128 {
     if prefix >= bits {
         0
     } else {
@@ -866,12 +866,6 @@ pub fn reverse_pointer_v6(exploded: &str) -> String {
     }
     out.push_str(".ip6.arpa");
     out
-}
-
-/// Whether `ip` lies in the network `net/prefix` of a `bits`-wide family.
-#[inline]
-pub fn in_net(ip: u128, net: u128, prefix: u8, bits: u8) -> bool {
-    ip & netmask(prefix, bits) == net
 }
 
 /// An IPv4 address from its four octets, as the `u128` the algorithms use.

@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use super::core::{in_net, v4, V4_BITS, V6_BITS};
+use super::core::{netmask, v4, V4_BITS, V6_BITS};
 
 /// What the running interpreter's `ipaddress` does where CPython releases differ. Each
 /// flag names one upstream change; `false` is CPython 3.11.7's behaviour.
@@ -94,129 +94,162 @@ impl Rules {
 // Special ranges (`_IPv4Constants` / `_IPv6Constants`)
 // ---------------------------------------------------------------------------------------
 
+/// A network as `(network address, netmask)`, the mask computed at compile time so that a
+/// membership test is one AND and one compare.
+type Block = (u128, u128);
+
+const fn b4(net: u128, prefix: u8) -> Block {
+    (net, netmask(prefix, V4_BITS))
+}
+
+const fn b6(net: u128, prefix: u8) -> Block {
+    (net, netmask(prefix, V6_BITS))
+}
+
+/// Whether `ip` lies in any block of `table`.
+#[inline(always)]
+fn in_any(ip: u128, table: &[Block]) -> bool {
+    table.iter().any(|&(net, mask)| ip & mask == net)
+}
+
 /// `_IPv4Constants._private_networks` before gh-113171.
-const V4_PRIVATE_OLD: [(u128, u8); 14] = [
-    (v4(0, 0, 0, 0), 8),
-    (v4(10, 0, 0, 0), 8),
-    (v4(127, 0, 0, 0), 8),
-    (v4(169, 254, 0, 0), 16),
-    (v4(172, 16, 0, 0), 12),
-    (v4(192, 0, 0, 0), 29),
-    (v4(192, 0, 0, 170), 31),
-    (v4(192, 0, 2, 0), 24),
-    (v4(192, 168, 0, 0), 16),
-    (v4(198, 18, 0, 0), 15),
-    (v4(198, 51, 100, 0), 24),
-    (v4(203, 0, 113, 0), 24),
-    (v4(240, 0, 0, 0), 4),
-    (v4(255, 255, 255, 255), 32),
+const V4_PRIVATE_OLD: [Block; 14] = [
+    b4(v4(0, 0, 0, 0), 8),
+    b4(v4(10, 0, 0, 0), 8),
+    b4(v4(127, 0, 0, 0), 8),
+    b4(v4(169, 254, 0, 0), 16),
+    b4(v4(172, 16, 0, 0), 12),
+    b4(v4(192, 0, 0, 0), 29),
+    b4(v4(192, 0, 0, 170), 31),
+    b4(v4(192, 0, 2, 0), 24),
+    b4(v4(192, 168, 0, 0), 16),
+    b4(v4(198, 18, 0, 0), 15),
+    b4(v4(198, 51, 100, 0), 24),
+    b4(v4(203, 0, 113, 0), 24),
+    b4(v4(240, 0, 0, 0), 4),
+    b4(v4(255, 255, 255, 255), 32),
 ];
 /// `_IPv4Constants._private_networks` since gh-113171.
-const V4_PRIVATE_2024: [(u128, u8); 14] = [
-    (v4(0, 0, 0, 0), 8),
-    (v4(10, 0, 0, 0), 8),
-    (v4(127, 0, 0, 0), 8),
-    (v4(169, 254, 0, 0), 16),
-    (v4(172, 16, 0, 0), 12),
-    (v4(192, 0, 0, 0), 24),
-    (v4(192, 0, 0, 170), 31),
-    (v4(192, 0, 2, 0), 24),
-    (v4(192, 168, 0, 0), 16),
-    (v4(198, 18, 0, 0), 15),
-    (v4(198, 51, 100, 0), 24),
-    (v4(203, 0, 113, 0), 24),
-    (v4(240, 0, 0, 0), 4),
-    (v4(255, 255, 255, 255), 32),
+const V4_PRIVATE_2024: [Block; 14] = [
+    b4(v4(0, 0, 0, 0), 8),
+    b4(v4(10, 0, 0, 0), 8),
+    b4(v4(127, 0, 0, 0), 8),
+    b4(v4(169, 254, 0, 0), 16),
+    b4(v4(172, 16, 0, 0), 12),
+    b4(v4(192, 0, 0, 0), 24),
+    b4(v4(192, 0, 0, 170), 31),
+    b4(v4(192, 0, 2, 0), 24),
+    b4(v4(192, 168, 0, 0), 16),
+    b4(v4(198, 18, 0, 0), 15),
+    b4(v4(198, 51, 100, 0), 24),
+    b4(v4(203, 0, 113, 0), 24),
+    b4(v4(240, 0, 0, 0), 4),
+    b4(v4(255, 255, 255, 255), 32),
 ];
 /// `_IPv4Constants._private_networks_exceptions` (gh-113171).
-const V4_PRIVATE_EXCEPTIONS: [(u128, u8); 2] = [(v4(192, 0, 0, 9), 32), (v4(192, 0, 0, 10), 32)];
-const V4_PUBLIC_SHARED: (u128, u8) = (v4(100, 64, 0, 0), 10);
-const V4_RESERVED: (u128, u8) = (v4(240, 0, 0, 0), 4);
-const V4_MULTICAST: (u128, u8) = (v4(224, 0, 0, 0), 4);
-const V4_LOOPBACK: (u128, u8) = (v4(127, 0, 0, 0), 8);
-const V4_LINKLOCAL: (u128, u8) = (v4(169, 254, 0, 0), 16);
+const V4_PRIVATE_EXCEPTIONS: [Block; 2] = [b4(v4(192, 0, 0, 9), 32), b4(v4(192, 0, 0, 10), 32)];
+const V4_PUBLIC_SHARED: Block = b4(v4(100, 64, 0, 0), 10);
+const V4_RESERVED: Block = b4(v4(240, 0, 0, 0), 4);
+const V4_MULTICAST: Block = b4(v4(224, 0, 0, 0), 4);
+const V4_LOOPBACK: Block = b4(v4(127, 0, 0, 0), 8);
+const V4_LINKLOCAL: Block = b4(v4(169, 254, 0, 0), 16);
 
 /// `_IPv6Constants._private_networks` before gh-113171.
-const V6_PRIVATE_OLD: [(u128, u8); 10] = [
-    (1, 128),
-    (0, 128),
-    (0xffff_0000_0000, 96),
-    (0x0100 << 112, 64),
-    (0x2001 << 112, 23),
-    ((0x2001 << 112) | (0x2 << 96), 48),
-    ((0x2001 << 112) | (0xdb8 << 96), 32),
-    ((0x2001 << 112) | (0x10 << 96), 28),
-    (0xfc00 << 112, 7),
-    (0xfe80 << 112, 10),
+const V6_PRIVATE_OLD: [Block; 10] = [
+    b6(1, 128),
+    b6(0, 128),
+    b6(0xffff_0000_0000, 96),
+    b6(0x0100 << 112, 64),
+    b6(0x2001 << 112, 23),
+    b6((0x2001 << 112) | (0x2 << 96), 48),
+    b6((0x2001 << 112) | (0xdb8 << 96), 32),
+    b6((0x2001 << 112) | (0x10 << 96), 28),
+    b6(0xfc00 << 112, 7),
+    b6(0xfe80 << 112, 10),
 ];
 /// `_IPv6Constants._private_networks` since gh-113171, with RFC 9637's `3fff::/20` last
 /// (used only under [`Rules::private_3fff`]; order does not matter to `any`).
-const V6_PRIVATE_2024: [(u128, u8); 11] = [
-    (1, 128),
-    (0, 128),
-    (0xffff_0000_0000, 96),
-    ((0x64 << 112) | (0xff9b << 96) | (1 << 80), 48),
-    (0x0100 << 112, 64),
-    (0x2001 << 112, 23),
-    ((0x2001 << 112) | (0xdb8 << 96), 32),
-    (0x2002 << 112, 16),
-    (0xfc00 << 112, 7),
-    (0xfe80 << 112, 10),
-    (0x3fff << 112, 20),
+const V6_PRIVATE_2024: [Block; 11] = [
+    b6(1, 128),
+    b6(0, 128),
+    b6(0xffff_0000_0000, 96),
+    b6((0x64 << 112) | (0xff9b << 96) | (1 << 80), 48),
+    b6(0x0100 << 112, 64),
+    b6(0x2001 << 112, 23),
+    b6((0x2001 << 112) | (0xdb8 << 96), 32),
+    b6(0x2002 << 112, 16),
+    b6(0xfc00 << 112, 7),
+    b6(0xfe80 << 112, 10),
+    b6(0x3fff << 112, 20),
 ];
+/// [`V6_PRIVATE_2024`] without RFC 9637's block, as an array of its own.
+const V6_PRIVATE_2024_NO_3FFF: [Block; 10] = {
+    let mut t = [(0, 0); 10];
+    let mut i = 0;
+    while i < 10 {
+        t[i] = V6_PRIVATE_2024[i];
+        i += 1;
+    }
+    t
+};
 /// `_IPv6Constants._private_networks_exceptions` (gh-113171).
-const V6_PRIVATE_EXCEPTIONS: [(u128, u8); 6] = [
-    ((0x2001 << 112) | (1 << 96) | 1, 128),
-    ((0x2001 << 112) | (1 << 96) | 2, 128),
-    ((0x2001 << 112) | (3 << 96), 32),
-    ((0x2001 << 112) | (4 << 96) | (0x112 << 80), 48),
-    ((0x2001 << 112) | (0x20 << 96), 28),
-    ((0x2001 << 112) | (0x30 << 96), 28),
+const V6_PRIVATE_EXCEPTIONS: [Block; 6] = [
+    b6((0x2001 << 112) | (1 << 96) | 1, 128),
+    b6((0x2001 << 112) | (1 << 96) | 2, 128),
+    b6((0x2001 << 112) | (3 << 96), 32),
+    b6((0x2001 << 112) | (4 << 96) | (0x112 << 80), 48),
+    b6((0x2001 << 112) | (0x20 << 96), 28),
+    b6((0x2001 << 112) | (0x30 << 96), 28),
 ];
 /// `_IPv6Constants._reserved_networks`.
-const V6_RESERVED: [(u128, u8); 15] = [
-    (0, 8),
-    (0x0100 << 112, 8),
-    (0x0200 << 112, 7),
-    (0x0400 << 112, 6),
-    (0x0800 << 112, 5),
-    (0x1000 << 112, 4),
-    (0x4000 << 112, 3),
-    (0x6000 << 112, 3),
-    (0x8000 << 112, 3),
-    (0xa000 << 112, 3),
-    (0xc000 << 112, 3),
-    (0xe000 << 112, 4),
-    (0xf000 << 112, 5),
-    (0xf800 << 112, 6),
-    (0xfe00 << 112, 9),
+const V6_RESERVED: [Block; 15] = [
+    b6(0, 8),
+    b6(0x0100 << 112, 8),
+    b6(0x0200 << 112, 7),
+    b6(0x0400 << 112, 6),
+    b6(0x0800 << 112, 5),
+    b6(0x1000 << 112, 4),
+    b6(0x4000 << 112, 3),
+    b6(0x6000 << 112, 3),
+    b6(0x8000 << 112, 3),
+    b6(0xa000 << 112, 3),
+    b6(0xc000 << 112, 3),
+    b6(0xe000 << 112, 4),
+    b6(0xf000 << 112, 5),
+    b6(0xf800 << 112, 6),
+    b6(0xfe00 << 112, 9),
 ];
-const V6_LINKLOCAL: (u128, u8) = (0xfe80 << 112, 10);
-const V6_SITELOCAL: (u128, u8) = (0xfec0 << 112, 10);
-const V6_MULTICAST: (u128, u8) = (0xff00 << 112, 8);
+const V6_LINKLOCAL: Block = b6(0xfe80 << 112, 10);
+const V6_SITELOCAL: Block = b6(0xfec0 << 112, 10);
+const V6_MULTICAST: Block = b6(0xff00 << 112, 8);
 
 /// The `is_*` predicates of `IPv4Address` and `IPv4Network`.
 pub mod v4props {
     use super::*;
 
-    fn within(ip: u32, n: (u128, u8)) -> bool {
-        in_net(u128::from(ip), n.0, n.1, V4_BITS)
+    #[inline(always)]
+    fn within(ip: u32, n: Block) -> bool {
+        u128::from(ip) & n.1 == n.0
     }
-    fn private_table(r: Rules) -> &'static [(u128, u8)] {
+    /// In one of `_private_networks`; each rule set branches to its own constant table so
+    /// that the loop is unrolled over compile-time masks.
+    #[inline(always)]
+    fn in_private(ip: u32, r: Rules) -> bool {
         if r.registry_2024 {
-            &V4_PRIVATE_2024
+            in_any(u128::from(ip), &V4_PRIVATE_2024)
         } else {
-            &V4_PRIVATE_OLD
+            in_any(u128::from(ip), &V4_PRIVATE_OLD)
         }
     }
+    #[inline(always)]
     fn excepted(ip: u32, r: Rules) -> bool {
-        r.registry_2024 && V4_PRIVATE_EXCEPTIONS.iter().any(|&n| within(ip, n))
+        r.registry_2024 && in_any(u128::from(ip), &V4_PRIVATE_EXCEPTIONS)
     }
     /// `IPv4Address.is_private`: inside one of `_private_networks` and (gh-113171)
     /// outside all `_private_networks_exceptions`.
     #[inline]
     pub fn is_private(ip: u32, r: Rules) -> bool {
-        private_table(r).iter().any(|&n| within(ip, n)) && !excepted(ip, r)
+        in_private(ip, r) && !excepted(ip, r)
     }
     /// `IPv4Address.is_global`: not in `100.64.0.0/10` and not private.
     #[inline]
@@ -246,9 +279,12 @@ pub mod v4props {
     /// `IPv4Network.is_private`: both ends inside one private network and (gh-113171)
     /// neither end in an excepted one.
     pub fn net_is_private(net: u32, bcast: u32, r: Rules) -> bool {
-        private_table(r)
-            .iter()
-            .any(|&n| within(net, n) && within(bcast, n))
+        let table: &[Block] = if r.registry_2024 {
+            &V4_PRIVATE_2024
+        } else {
+            &V4_PRIVATE_OLD
+        };
+        table.iter().any(|&n| within(net, n) && within(bcast, n))
             && !excepted(net, r)
             && !excepted(bcast, r)
     }
@@ -263,18 +299,33 @@ pub mod v4props {
 pub mod v6props {
     use super::*;
 
-    fn within(ip: u128, n: (u128, u8)) -> bool {
-        in_net(ip, n.0, n.1, V6_BITS)
+    #[inline(always)]
+    fn within(ip: u128, n: Block) -> bool {
+        ip & n.1 == n.0
     }
-    fn private_table(r: Rules) -> &'static [(u128, u8)] {
+    /// The `_private_networks` of a rule set (for the network property, off the hot path).
+    fn private_table(r: Rules) -> &'static [Block] {
         match (r.registry_2024, r.private_3fff) {
             (false, false) => &V6_PRIVATE_OLD,
             (true, false) => &V6_PRIVATE_2024[..10],
             (_, true) => &V6_PRIVATE_2024,
         }
     }
+    /// In one of `_private_networks`; each rule set branches to its own constant table so
+    /// that the loop is unrolled over compile-time masks.
+    #[inline(always)]
+    fn in_private(ip: u128, r: Rules) -> bool {
+        if !r.registry_2024 && !r.private_3fff {
+            in_any(ip, &V6_PRIVATE_OLD)
+        } else if r.private_3fff {
+            in_any(ip, &V6_PRIVATE_2024)
+        } else {
+            in_any(ip, &V6_PRIVATE_2024_NO_3FFF)
+        }
+    }
+    #[inline(always)]
     fn excepted(ip: u128, r: Rules) -> bool {
-        r.registry_2024 && V6_PRIVATE_EXCEPTIONS.iter().any(|&n| within(ip, n))
+        r.registry_2024 && in_any(ip, &V6_PRIVATE_EXCEPTIONS)
     }
     /// The IPv4 address behind `ip` when a property of `ip` is that address's: `ip` is
     /// IPv4-mapped and the rule set delegates the property (`delegates`).
@@ -306,7 +357,7 @@ pub mod v6props {
         if let Some(v4) = ipv4_mapped(ip) {
             return v4props::is_private(v4, r);
         }
-        private_table(r).iter().any(|&n| within(ip, n)) && !excepted(ip, r)
+        in_private(ip, r) && !excepted(ip, r)
     }
     /// `IPv6Address.is_global`: not private (the IPv4 address's under
     /// [`Rules::mapped_properties`]).
@@ -321,7 +372,7 @@ pub mod v6props {
     pub fn is_reserved(ip: u128, r: Rules) -> bool {
         match mapped_if(ip, r.mapped_properties) {
             Some(v4) => v4props::is_reserved(v4),
-            None => V6_RESERVED.iter().any(|&n| within(ip, n)),
+            None => in_any(ip, &V6_RESERVED),
         }
     }
     /// `IPv6Address.is_multicast`: inside `ff00::/8`.
