@@ -87,9 +87,10 @@ class _Rules(NamedTuple):
     private_3fff: bool
     #: 3.13: ``str(IPv6Address('::ffff:1.2.3.4')) == '::ffff:1.2.3.4'`` (and ``exploded``).
     mapped_dotted: bool
-    #: 3.12.4+, 3.13.0: ``is_loopback`` of an IPv4-mapped address is the IPv4 address's.
+    #: 3.13.0 and later 3.12 patch releases (3.12.10, not 3.12.1): ``is_loopback`` of an
+    #: IPv4-mapped address is the IPv4 address's.
     mapped_loopback: bool
-    #: gh-122792 (later 3.12/3.13 patch releases): ``is_multicast``, ``is_reserved``,
+    #: later 3.12/3.13 patch releases (3.12.10, not 3.13.0): ``is_multicast``, ``is_reserved``,
     #: ``is_link_local``, ``is_global``, ``is_unspecified`` likewise.
     mapped_properties: bool
     #: 3.13: ``IPv4Address.ipv6_mapped`` exists.

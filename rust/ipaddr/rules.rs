@@ -27,15 +27,16 @@ pub struct Rules {
     /// (`::ffff:1.2.3.4`), in `str()`, `exploded` (where an interface then loses its
     /// `/prefix`) and an interface's `reverse_pointer` (which loses it too).
     pub mapped_dotted: bool,
-    /// 3.12.4+ and 3.13.0: `is_loopback` of `::ffff:a.b.c.d` is the IPv4 address's
-    /// (and `IPv6Interface.is_loopback` asks the address property, not `_ip == 1`).
+    /// 3.13.0 and later 3.12 patch releases (3.12.10 has it, 3.12.1 not): `is_loopback` of
+    /// `::ffff:a.b.c.d` is the IPv4 address's (and `IPv6Interface.is_loopback` asks the
+    /// address property, not `_ip == 1`).
     pub mapped_loopback: bool,
-    /// gh-122792 (later 3.12 and 3.13 patch releases): `is_multicast`, `is_reserved`,
-    /// `is_link_local`, `is_global` and `is_unspecified` of `::ffff:a.b.c.d` are the IPv4
-    /// address's.
+    /// Later 3.12 and 3.13 patch releases (3.12.10 has it, 3.13.0 not): `is_multicast`,
+    /// `is_reserved`, `is_link_local`, `is_global` and `is_unspecified` of `::ffff:a.b.c.d`
+    /// are the IPv4 address's.
     pub mapped_properties: bool,
-    /// 3.13: `IPv4Address.ipv6_mapped` exists (the Python layer adds or removes the
-    /// attribute; the flag is kept here so the rule set is one value).
+    /// 3.13: `IPv4Address.ipv6_mapped` exists (`_ipaddress_set_rules` adds or removes the
+    /// class attribute; the flag is kept here so that the rule set is one value).
     pub ipv6_mapped: bool,
     /// gh-141497 (later patch releases): `hosts()` of a one-address network is an
     /// iterator, not a list.
