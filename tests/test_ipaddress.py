@@ -291,7 +291,7 @@ def test_generators_check_arguments_lazily(impl: Any) -> None:
 
 
 def test_hosts_shapes(impl: Any) -> None:
-    assert isinstance(impl.ip_network("1.2.3.4/32").hosts(), list)
+    assert [str(h) for h in impl.ip_network("1.2.3.4/32").hosts()] == ["1.2.3.4"]
     assert [str(h) for h in impl.ip_network("1.2.3.4/31").hosts()] == ["1.2.3.4", "1.2.3.5"]
     it = impl.ip_network("10.0.0.0/8").hosts()
     assert iter(it) is it
@@ -467,3 +467,243 @@ def test_weird_operands_fail_like_the_stdlib(value: Any) -> None:
         for op in ops:
             expected = _outcome(lambda op=op, st=st: op(st, value))
             assert _outcome(lambda op=op, fs=fs: op(fs, value)) == expected, (st, value)
+
+
+# --- Version rules ------------------------------------------------------------------------
+# ferrosock probes the running stdlib once at import (``F._probe_rules``) and puts one rule
+# set in force; these tests pin every known rule set, whichever interpreter runs them.
+
+# ``_Rules`` field values: CPython 3.11.7 (and 3.12.1), 3.13.0, and 3.12.10 (the later 3.12
+# fixes, without 3.13's dotted text and ``ipv6_mapped``).
+RULE_SETS = {
+    "3.11.7": F._RULES_3_11_7,
+    "3.13.0": F._RULES_3_13_0,
+    "3.12.10": F._Rules(
+        registry_2024=True,
+        private_3fff=True,
+        mapped_dotted=False,
+        mapped_loopback=True,
+        mapped_properties=True,
+        ipv6_mapped=False,
+        single_host_iterator=False,
+    ),
+}
+KNOWN_INTERPRETERS = {(3, 11, 7): "3.11.7", (3, 12, 1): "3.11.7", (3, 13, 0): "3.13.0"}
+
+# (expression over the module ``m``, outcome on 3.11.7, on 3.13.0, on 3.12.10), recorded
+# from those interpreters' stdlib; an outcome is ``repr(result)`` or ``"Class: message"``.
+PINNED = [
+    (
+        "str(m.IPv6Address('::ffff:1.2.3.4'))",
+        "'::ffff:102:304'",
+        "'::ffff:1.2.3.4'",
+        "'::ffff:102:304'",
+    ),
+    (
+        "repr(m.IPv6Interface('::ffff:0.0.0.0/128'))",
+        "\"IPv6Interface('::ffff:0:0/128')\"",
+        "\"IPv6Interface('::ffff:0.0.0.0/128')\"",
+        "\"IPv6Interface('::ffff:0:0/128')\"",
+    ),
+    (
+        "m.IPv6Address('::ffff:1.2.3.4').exploded",
+        "'0000:0000:0000:0000:0000:ffff:0102:0304'",
+        "'0000:0000:0000:0000:0000:ffff:1.2.3.4'",
+        "'0000:0000:0000:0000:0000:ffff:0102:0304'",
+    ),
+    (
+        "m.IPv6Address('::ffff:1.2.3.4').reverse_pointer",
+        "'4.0.3.0.2.0.1.0.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa'",
+        "'4.0.3.0.2.0.1.0.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa'",
+        "'4.0.3.0.2.0.1.0.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa'",
+    ),
+    (
+        "m.IPv6Interface('::ffff:1.2.3.4/96').exploded",
+        "'0000:0000:0000:0000:0000:ffff:0102:0304/96'",
+        "'0000:0000:0000:0000:0000:ffff:1.2.3.4'",
+        "'0000:0000:0000:0000:0000:ffff:0102:0304/96'",
+    ),
+    (
+        "m.IPv6Interface('::ffff:1.2.3.4/96').reverse_pointer",
+        "'6.9./.4.0.3.0.2.0.1.0.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa'",
+        "'4.0.3.0.2.0.1.0.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa'",
+        "'6.9./.4.0.3.0.2.0.1.0.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa'",
+    ),
+    (
+        "m.IPv6Interface('::ffff:1.2.3.4/96').with_prefixlen",
+        "'::ffff:102:304/96'",
+        "'::ffff:102:304/96'",
+        "'::ffff:102:304/96'",
+    ),
+    (
+        "m.IPv6Network('::/80').with_hostmask",
+        "'::/::ffff:ffff:ffff'",
+        "'::/::ffff:255.255.255.255'",
+        "'::/::ffff:ffff:ffff'",
+    ),
+    (
+        "str(m.IPv6Network('::ffff:1.2.3.0/120'))",
+        "'::ffff:102:300/120'",
+        "'::ffff:1.2.3.0/120'",
+        "'::ffff:102:300/120'",
+    ),
+    (
+        "m.IPv6Network('::ffff:1.2.3.0/120').exploded",
+        "'0000:0000:0000:0000:0000:ffff:0102:0300/120'",
+        "'0000:0000:0000:0000:0000:ffff:0102:0300/120'",
+        "'0000:0000:0000:0000:0000:ffff:0102:0300/120'",
+    ),
+    (
+        "m.IPv6Address('::ffff:1.2.3.4%eth0').exploded",
+        "AddressValueError: Only hex digits permitted in '304%eth0' in '::ffff:102:304%eth0'",
+        "AddressValueError: Only decimal digits permitted in '4%eth0' in '1.2.3.4%eth0'"
+        " in '::ffff:1.2.3.4%eth0'",
+        "AddressValueError: Only hex digits permitted in '304%eth0' in '::ffff:102:304%eth0'",
+    ),
+    (
+        "format(m.IPv6Address('::ffff:1.2.3.4'), '>16')",
+        "TypeError: unsupported format string passed to IPv6Address.__format__",
+        "TypeError: unsupported format string passed to IPv6Address.__format__",
+        "TypeError: unsupported format string passed to IPv6Address.__format__",
+    ),
+    (
+        "m.IPv6Address('::ffff:1.2.3.4').__reduce__()[1]",
+        "('::ffff:102:304',)",
+        "('::ffff:1.2.3.4',)",
+        "('::ffff:102:304',)",
+    ),
+    (
+        "m.IPv6Network('::ffff:1.2.3.4/120')",
+        "ValueError: ::ffff:102:304/120 has host bits set",
+        "ValueError: ::ffff:1.2.3.4/120 has host bits set",
+        "ValueError: ::ffff:102:304/120 has host bits set",
+    ),
+    (
+        "[str(n) for n in m.collapse_addresses("
+        "[m.IPv6Network('::ffff:1.2.3.0/121'), m.IPv6Network('::ffff:1.2.3.128/121')])]",
+        "['::ffff:102:300/120']",
+        "['::ffff:1.2.3.0/120']",
+        "['::ffff:102:300/120']",
+    ),
+    ("m.IPv4Address('192.0.0.8').is_private", "False", "True", "True"),
+    ("m.IPv4Address('192.0.0.9').is_global", "True", "True", "True"),
+    ("m.IPv4Network('192.0.0.8/30').is_private", "False", "True", "True"),
+    ("m.IPv4Network('192.0.0.8/31').is_private", "False", "False", "False"),
+    ("m.IPv6Address('2002::1').is_private", "False", "True", "True"),
+    ("m.IPv6Address('2001:2::1').is_private", "True", "True", "True"),
+    ("m.IPv6Address('2001:20::1').is_global", "False", "True", "True"),
+    ("m.IPv6Network('2001:3::/32').is_private", "True", "False", "False"),
+    ("m.IPv6Address('3fff::1').is_private", "False", "False", "True"),
+    ("m.IPv6Address('::ffff:127.0.0.1').is_loopback", "False", "True", "True"),
+    ("m.IPv6Interface('::ffff:127.0.0.1/104').is_loopback", "False", "True", "True"),
+    ("m.IPv6Network('::ffff:127.0.0.0/104').is_loopback", "False", "True", "True"),
+    ("m.IPv6Address('::ffff:224.0.0.1').is_multicast", "False", "False", "True"),
+    ("m.IPv6Address('::ffff:100.64.0.1').is_global", "True", "True", "False"),
+    ("m.IPv6Address('::ffff:100.64.0.1').is_private", "False", "False", "False"),
+    ("m.IPv6Address('::ffff:0.0.0.0').is_unspecified", "False", "False", "True"),
+    ("m.IPv6Address('::ffff:169.254.1.1').is_link_local", "False", "False", "True"),
+    ("m.IPv6Address('::ffff:1.2.3.4').is_reserved", "True", "True", "False"),
+    ("m.IPv6Network('::ffff:224.0.0.0/100').is_multicast", "False", "False", "True"),
+    ("hasattr(m.IPv4Address, 'ipv6_mapped')", "False", "True", "False"),
+    (
+        "m.IPv4Address('1.2.3.4').ipv6_mapped",
+        "AttributeError: 'IPv4Address' object has no attribute 'ipv6_mapped'",
+        "IPv6Address('::ffff:1.2.3.4')",
+        "AttributeError: 'IPv4Address' object has no attribute 'ipv6_mapped'",
+    ),
+    (
+        "m.IPv4Interface('1.2.3.4/24').ipv6_mapped",
+        "AttributeError: 'IPv4Interface' object has no attribute 'ipv6_mapped'",
+        "AddressValueError: Unexpected '/' in '::ffff:1.2.3.4/24'",
+        "AttributeError: 'IPv4Interface' object has no attribute 'ipv6_mapped'",
+    ),
+    ("type(m.IPv4Network('1.2.3.4/32').hosts()).__name__", "'list'", "'list'", "'list'"),
+]
+
+
+def outcome(expr: str, m: Any) -> str:
+    try:
+        return repr(eval(expr, {"m": m}))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+@pytest.fixture
+def pin_rules() -> Any:
+    """Puts a rule set in force for one test; the probed one is back afterwards."""
+    saved = F._current_rules()
+    yield F._set_rules
+    F._set_rules(saved)
+    assert F._current_rules() == F._probe_rules(S)
+
+
+def test_rules_are_the_running_stdlibs() -> None:
+    assert F._current_rules() == F._probe_rules(S)
+    known = KNOWN_INTERPRETERS.get(sys.version_info[:3])
+    if known is not None:
+        assert F._probe_rules(S) == RULE_SETS[known]
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_version_dependent_members_follow_the_stdlib(name: str) -> None:
+    assert hasattr(getattr(F, name), "ipv6_mapped") == hasattr(getattr(S, name), "ipv6_mapped")
+    assert ("ipv6_mapped" in dir(getattr(F, name))) == ("ipv6_mapped" in dir(getattr(S, name)))
+
+
+@pytest.mark.parametrize("version", list(RULE_SETS))
+def test_pinned_rule_sets(version: str, pin_rules: Any) -> None:
+    column = list(RULE_SETS).index(version) + 1
+    pin_rules(RULE_SETS[version])
+    running = F._probe_rules(S) == RULE_SETS[version]
+    problems = []
+    for row in PINNED:
+        expr, want = row[0], row[column]
+        if outcome(expr, F) != want:
+            problems.append(f"{expr}: {outcome(expr, F)} != {want}")
+        if running:
+            # the table is the running stdlib's own behaviour
+            assert outcome(expr, S) == want, expr
+    assert not problems, "\n".join(problems)
+
+
+def test_rules_flip_members_both_ways(pin_rules: Any) -> None:
+    pin_rules(F._RULES_3_13_0)
+    assert "ipv6_mapped" in dir(F.IPv4Address)
+    assert F.IPv4Address("1.2.3.4").ipv6_mapped == F.IPv6Address("::ffff:1.2.3.4")
+    pin_rules(F._RULES_3_11_7)
+    assert "ipv6_mapped" not in dir(F.IPv4Address)
+    assert not hasattr(F.IPv4Interface("1.2.3.4/24"), "ipv6_mapped")
+
+
+def test_single_host_iterator_rule(pin_rules: Any) -> None:
+    for flag in (False, True):
+        pin_rules(F._RULES_3_13_0._replace(single_host_iterator=flag))
+        for text in ("1.2.3.4/32", "fe80::1%eth0/128"):
+            hosts = F.ip_network(text).hosts()
+            assert isinstance(hosts, list) is not flag
+            assert [str(h) for h in hosts] == [text.split("/")[0]]
+            if flag:
+                assert iter(hosts) is hosts
+
+
+def test_probe_reads_each_rule_from_its_sample() -> None:
+    """A stand-in stdlib whose samples answer one way: the probe picks the flags from them."""
+
+    class Answer:
+        def __init__(self, text: str) -> None:
+            self.text = text
+            yes = {"192.0.0.8", "::ffff:127.0.0.1"}
+            self.is_private = self.is_loopback = text in yes or text == "3fff::1"
+            self.is_multicast = False
+
+        def __str__(self) -> str:
+            return self.text
+
+        def hosts(self) -> Any:
+            return iter([])
+
+    class Mod:
+        IPv4Address = IPv6Address = IPv4Network = Answer
+
+    got = F._probe_rules(Mod)
+    assert got == F._Rules(True, True, True, True, False, False, True)

@@ -77,6 +77,7 @@ ADDRESS_ATTRS = [
     "is_link_local",
     "is_site_local",
     "ipv4_mapped",
+    "ipv6_mapped",
     "sixtofour",
     "teredo",
     "scope_id",
@@ -206,6 +207,11 @@ V4_EDGES = [
     for x in _edges(
         [
             *S._IPv4Constants._private_networks,
+            # both sides of every rule set's tables (gh-113171), whichever stdlib runs
+            S.IPv4Network("192.0.0.0/24"),
+            S.IPv4Network("192.0.0.0/29"),
+            S.IPv4Network("192.0.0.9/32"),
+            S.IPv4Network("192.0.0.10/32"),
             S.IPv4Network("100.64.0.0/10"),
             S.IPv4Network("224.0.0.0/4"),
         ]
@@ -218,6 +224,22 @@ V6_EDGES = [
         S._IPv6Constants._private_networks
         + S._IPv6Constants._reserved_networks
         + [S.IPv6Network("fec0::/10"), S.IPv6Network("ff00::/8"), S.IPv6Network("2002::/16")]
+        # both sides of every rule set's tables (gh-113171, RFC 9637), whichever stdlib runs
+        + [
+            S.IPv6Network(n)
+            for n in (
+                "64:ff9b:1::/48",
+                "2001:2::/48",
+                "2001:10::/28",
+                "2001:1::1/128",
+                "2001:1::2/128",
+                "2001:3::/32",
+                "2001:4:112::/48",
+                "2001:20::/28",
+                "2001:30::/28",
+                "3fff::/20",
+            )
+        ]
     )
     if x <= V6_MAX
 ]

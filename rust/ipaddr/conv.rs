@@ -14,7 +14,8 @@ use pyo3::types::{PyBytes, PyInt, PyString, PyTuple};
 use pyo3::PyTypeInfo;
 
 use super::core::{self, AddrStrError, Repr, V4_BITS, V6_BITS};
-use super::objects::{
+use super::rules::{v6props, Rules};
+use super::types::{
     IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network,
 };
 use crate::errors::type_name;
@@ -287,8 +288,24 @@ impl<'a> Ip<'a> {
     }
 }
 
-/// The address text without scope.
+/// The address text without scope: `str()` of the address (IPv4-mapped addresses dotted
+/// under [`Rules::mapped_dotted`]).
 pub fn addr_text(v6: bool, ip: u128) -> String {
+    if v6 {
+        if let Some(v4) = v6props::ipv4_mapped(ip) {
+            if Rules::current().mapped_dotted {
+                let mut b = [0u8; core::V6_MAX_LEN];
+                let n = core::format_v6_mapped(v4, &mut b);
+                return String::from_utf8_lossy(&b[..n]).into_owned();
+            }
+        }
+    }
+    hex_text(v6, ip)
+}
+
+/// `_string_from_ip_int`: the address text with every IPv6 address in hextets (what
+/// `IPv6Interface.with_prefixlen` and friends print under every rule set).
+pub fn hex_text(v6: bool, ip: u128) -> String {
     if v6 {
         let mut b = [0u8; core::V6_MAX_LEN];
         let n = core::format_v6(ip, &mut b);
@@ -876,6 +893,37 @@ pub fn diff_arg(
         Some(_) if new_prefix_set => Ok(None),
         Some(o) => Err(arg_type_error(o, op)),
     }
+}
+
+/// The `ValueError` of `ip_address`/`ip_network`/`ip_interface` for an input that is
+/// neither version.
+pub fn not_an_address(original: &Bound<'_, PyAny>, what: &str) -> PyErr {
+    match repr_obj(original) {
+        Ok(r) => PyValueError::new_err(format!("{r} does not appear to be an IPv4 or IPv6 {what}")),
+        Err(e) => e,
+    }
+}
+
+/// `ip_address(s)` for a `str`: `(is_v6, value, scope)`. A string with a `:` can only be
+/// IPv6 and one without only IPv4, so one parse decides.
+pub fn parse_address_str(
+    s: &Bound<'_, PyString>,
+    original: &Bound<'_, PyAny>,
+) -> PyResult<(bool, u128, Option<Py<PyString>>)> {
+    let py = s.py();
+    let b = str_bytes(s)?;
+    if let Some((v6, ip)) = core::parse_address_fast(&b) {
+        return Ok((v6, ip, None));
+    }
+    if b.contains(&b':') {
+        if let Ok((ip, scope)) = core::addr6_from_str(&b) {
+            let scope = scope.map(|sc| decode(py, sc)).transpose()?;
+            return Ok((true, ip, scope.map(Bound::unbind)));
+        }
+    } else if let Ok(ip) = core::addr4_from_str(&b) {
+        return Ok((false, u128::from(ip), None));
+    }
+    Err(not_an_address(original, "address"))
 }
 
 #[cfg(test)]

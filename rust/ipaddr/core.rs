@@ -1,6 +1,5 @@
-//! The mechanism behind `ferrosock.ipaddress`, as plain Rust: CPython 3.11.7's
-//! `Lib/ipaddress.py` parsing rules (not glibc's), its formatting, its special-range tables
-//! and its range algorithms (`summarize_address_range`, `_collapse_addresses_internal`,
+//! The mechanism behind `ferrosock.ipaddress`, as plain Rust: CPython's `Lib/ipaddress.py`
+//! parsing rules (not glibc's), its formatting and its range algorithms (`summarize_address_range`, `_collapse_addresses_internal`,
 //! `address_exclude`, `subnets`, `supernet`). Errors are values that remember what the
 //! stdlib would put in its message; the Python layer renders them with Python's `repr`.
 //!
@@ -17,7 +16,7 @@ pub const V6_BITS: u8 = 128;
 
 /// `_ALL_ONES` for a `bits`-wide address.
 #[inline]
-pub fn all_ones(bits: u8) -> u128 {
+pub const fn all_ones(bits: u8) -> u128 {
     if bits >= 128 {
         u128::MAX
     } else {
@@ -27,13 +26,13 @@ pub fn all_ones(bits: u8) -> u128 {
 
 /// `_ip_int_from_prefix`: the netmask of a `/prefix` network.
 #[inline]
-pub fn netmask(prefix: u8, bits: u8) -> u128 {
+pub const fn netmask(prefix: u8, bits: u8) -> u128 {
     all_ones(bits) ^ hostmask(prefix, bits)
 }
 
 /// The hostmask of a `/prefix` network (`netmask ^ _ALL_ONES`).
 #[inline]
-pub fn hostmask(prefix: u8, bits: u8) -> u128 {
+pub const fn hostmask(prefix: u8, bits: u8) -> u128 {
     if prefix >= bits {
         0
     } else {
@@ -764,6 +763,20 @@ pub fn format_v6(ip: u128, out: &mut [u8; V6_MAX_LEN]) -> usize {
     n
 }
 
+/// `IPv6Address._ipv4_mapped_ipv6_to_str` (CPython 3.13): an IPv4-mapped address as
+/// `::ffff:` and its IPv4 address in dotted decimal; returns the length.
+pub fn format_v6_mapped(v4: u32, out: &mut [u8; V6_MAX_LEN]) -> usize {
+    out[..7].copy_from_slice(b"::ffff:");
+    let mut b = [0u8; V4_MAX_LEN];
+    let n = format_v4(v4, &mut b);
+    out[7..7 + n].copy_from_slice(&b[..n]);
+    7 + n
+}
+
+/// Length of the `0000:0000:0000:0000:0000:ffff:` head that CPython 3.13's `exploded` of
+/// an IPv4-mapped address keeps before the dotted IPv4 address.
+pub const V6_MAPPED_HEAD: usize = 30;
+
 /// `exploded` of an IPv6 address: eight four-digit lowercase groups.
 pub fn explode_v6(ip: u128) -> [u8; V6_MAX_LEN] {
     let mut out = [b':'; V6_MAX_LEN];
@@ -855,184 +868,9 @@ pub fn reverse_pointer_v6(exploded: &str) -> String {
     out
 }
 
-// ---------------------------------------------------------------------------------------
-// Special ranges (CPython 3.11.7 `_IPv4Constants` / `_IPv6Constants`)
-// ---------------------------------------------------------------------------------------
-
-#[inline]
-fn in_net(ip: u128, net: u128, prefix: u8, bits: u8) -> bool {
-    ip & netmask(prefix, bits) == net
-}
-
-const fn v4(a: u8, b: u8, c: u8, d: u8) -> u128 {
+/// An IPv4 address from its four octets, as the `u128` the algorithms use.
+pub const fn v4(a: u8, b: u8, c: u8, d: u8) -> u128 {
     ((a as u128) << 24) | ((b as u128) << 16) | ((c as u128) << 8) | d as u128
-}
-
-/// `_IPv4Constants._private_networks`.
-pub const V4_PRIVATE: [(u128, u8); 14] = [
-    (v4(0, 0, 0, 0), 8),
-    (v4(10, 0, 0, 0), 8),
-    (v4(127, 0, 0, 0), 8),
-    (v4(169, 254, 0, 0), 16),
-    (v4(172, 16, 0, 0), 12),
-    (v4(192, 0, 0, 0), 29),
-    (v4(192, 0, 0, 170), 31),
-    (v4(192, 0, 2, 0), 24),
-    (v4(192, 168, 0, 0), 16),
-    (v4(198, 18, 0, 0), 15),
-    (v4(198, 51, 100, 0), 24),
-    (v4(203, 0, 113, 0), 24),
-    (v4(240, 0, 0, 0), 4),
-    (v4(255, 255, 255, 255), 32),
-];
-const V4_PUBLIC_SHARED: (u128, u8) = (v4(100, 64, 0, 0), 10);
-const V4_RESERVED: (u128, u8) = (v4(240, 0, 0, 0), 4);
-const V4_MULTICAST: (u128, u8) = (v4(224, 0, 0, 0), 4);
-const V4_LOOPBACK: (u128, u8) = (v4(127, 0, 0, 0), 8);
-const V4_LINKLOCAL: (u128, u8) = (v4(169, 254, 0, 0), 16);
-
-/// `_IPv6Constants._private_networks`.
-pub const V6_PRIVATE: [(u128, u8); 10] = [
-    (1, 128),
-    (0, 128),
-    (0xffff_0000_0000, 96),
-    (0x0100 << 112, 64),
-    (0x2001 << 112, 23),
-    ((0x2001 << 112) | (0x2 << 96), 48),
-    ((0x2001 << 112) | (0xdb8 << 96), 32),
-    ((0x2001 << 112) | (0x10 << 96), 28),
-    (0xfc00 << 112, 7),
-    (0xfe80 << 112, 10),
-];
-/// `_IPv6Constants._reserved_networks`.
-pub const V6_RESERVED: [(u128, u8); 15] = [
-    (0, 8),
-    (0x0100 << 112, 8),
-    (0x0200 << 112, 7),
-    (0x0400 << 112, 6),
-    (0x0800 << 112, 5),
-    (0x1000 << 112, 4),
-    (0x4000 << 112, 3),
-    (0x6000 << 112, 3),
-    (0x8000 << 112, 3),
-    (0xa000 << 112, 3),
-    (0xc000 << 112, 3),
-    (0xe000 << 112, 4),
-    (0xf000 << 112, 5),
-    (0xf800 << 112, 6),
-    (0xfe00 << 112, 9),
-];
-const V6_LINKLOCAL: (u128, u8) = (0xfe80 << 112, 10);
-const V6_SITELOCAL: (u128, u8) = (0xfec0 << 112, 10);
-const V6_MULTICAST: (u128, u8) = (0xff00 << 112, 8);
-
-/// The `is_*` predicates of `IPv4Address`.
-pub mod v4props {
-    use super::*;
-    fn within(ip: u32, n: (u128, u8)) -> bool {
-        in_net(u128::from(ip), n.0, n.1, V4_BITS)
-    }
-    /// `IPv4Address.is_private`: inside one of `_IPv4Constants._private_networks`.
-    pub fn is_private(ip: u32) -> bool {
-        V4_PRIVATE.iter().any(|&n| within(ip, n))
-    }
-    /// `IPv4Address.is_global`: not in `100.64.0.0/10` and not private.
-    pub fn is_global(ip: u32) -> bool {
-        !within(ip, V4_PUBLIC_SHARED) && !is_private(ip)
-    }
-    /// `IPv4Address.is_reserved`: inside `240.0.0.0/4`.
-    pub fn is_reserved(ip: u32) -> bool {
-        within(ip, V4_RESERVED)
-    }
-    /// `IPv4Address.is_multicast`: inside `224.0.0.0/4`.
-    pub fn is_multicast(ip: u32) -> bool {
-        within(ip, V4_MULTICAST)
-    }
-    /// `IPv4Address.is_loopback`: inside `127.0.0.0/8`.
-    pub fn is_loopback(ip: u32) -> bool {
-        within(ip, V4_LOOPBACK)
-    }
-    /// `IPv4Address.is_link_local`: inside `169.254.0.0/16`.
-    pub fn is_link_local(ip: u32) -> bool {
-        within(ip, V4_LINKLOCAL)
-    }
-    /// `IPv4Address.is_unspecified`: `0.0.0.0`.
-    pub fn is_unspecified(ip: u32) -> bool {
-        ip == 0
-    }
-    /// `IPv4Network.is_private`: both ends inside one private network.
-    pub fn net_is_private(net: u32, bcast: u32) -> bool {
-        V4_PRIVATE
-            .iter()
-            .any(|&n| within(net, n) && within(bcast, n))
-    }
-    /// `IPv4Network.is_global`.
-    pub fn net_is_global(net: u32, bcast: u32) -> bool {
-        let shared = within(net, V4_PUBLIC_SHARED) && within(bcast, V4_PUBLIC_SHARED);
-        !shared && !net_is_private(net, bcast)
-    }
-}
-
-/// The `is_*` predicates of `IPv6Address`.
-pub mod v6props {
-    use super::*;
-    fn within(ip: u128, n: (u128, u8)) -> bool {
-        in_net(ip, n.0, n.1, V6_BITS)
-    }
-    /// `ipv4_mapped`: the embedded IPv4 address of `::ffff:0:0/96`.
-    pub fn ipv4_mapped(ip: u128) -> Option<u32> {
-        (ip >> 32 == 0xffff).then_some(ip as u32)
-    }
-    /// `teredo`: `(server, client)` of `2001::/32`.
-    pub fn teredo(ip: u128) -> Option<(u32, u32)> {
-        (ip >> 96 == 0x2001_0000).then_some(((ip >> 64) as u32, !(ip as u32)))
-    }
-    /// `sixtofour`: the IPv4 address embedded in `2002::/16`.
-    pub fn sixtofour(ip: u128) -> Option<u32> {
-        (ip >> 112 == 0x2002).then_some((ip >> 80) as u32)
-    }
-    /// `is_private`: an IPv4-mapped address answers for its IPv4 address.
-    pub fn is_private(ip: u128) -> bool {
-        if let Some(v4) = ipv4_mapped(ip) {
-            return super::v4props::is_private(v4);
-        }
-        V6_PRIVATE.iter().any(|&n| within(ip, n))
-    }
-    /// `IPv6Address.is_global`: not private.
-    pub fn is_global(ip: u128) -> bool {
-        !is_private(ip)
-    }
-    /// `IPv6Address.is_reserved`: inside one of `_IPv6Constants._reserved_networks`.
-    pub fn is_reserved(ip: u128) -> bool {
-        V6_RESERVED.iter().any(|&n| within(ip, n))
-    }
-    /// `IPv6Address.is_multicast`: inside `ff00::/8`.
-    pub fn is_multicast(ip: u128) -> bool {
-        within(ip, V6_MULTICAST)
-    }
-    /// `IPv6Address.is_link_local`: inside `fe80::/10`.
-    pub fn is_link_local(ip: u128) -> bool {
-        within(ip, V6_LINKLOCAL)
-    }
-    /// `IPv6Address.is_site_local`: inside `fec0::/10`.
-    pub fn is_site_local(ip: u128) -> bool {
-        within(ip, V6_SITELOCAL)
-    }
-    /// `IPv6Address.is_loopback`: `::1`.
-    pub fn is_loopback(ip: u128) -> bool {
-        ip == 1
-    }
-    /// `IPv6Address.is_unspecified`: `::`.
-    pub fn is_unspecified(ip: u128) -> bool {
-        ip == 0
-    }
-    /// `IPv6Network.is_private`: both ends inside one private network (no IPv4-mapped
-    /// special case, unlike the address property).
-    pub fn net_is_private(net: u128, bcast: u128) -> bool {
-        V6_PRIVATE
-            .iter()
-            .any(|&n| within(net, n) && within(bcast, n))
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1756,20 +1594,14 @@ mod tests {
     }
 
     #[test]
-    fn properties() {
-        assert!(v4props::is_private(0x0a00_0001));
-        assert!(!v4props::is_private(0x0808_0808));
-        assert!(!v4props::is_global(0x6440_0001));
-        assert!(!v4props::is_private(0x6440_0001));
-        assert!(v4props::is_private(0xffff_ffff));
-        assert!(v6props::is_private(1));
-        assert!(!v6props::is_private(0xffff_0808_0808));
-        assert!(v6props::is_private(0xffff_0a00_0001));
-        assert!(v6props::is_reserved(0xfe00 << 112));
-        assert_eq!(
-            v6props::sixtofour((0x2002u128 << 112) | (0x0102_0304u128 << 80)),
-            Some(0x0102_0304)
-        );
+    fn mapped_text() {
+        let mut b = [0u8; V6_MAX_LEN];
+        let n = format_v6_mapped(0x0102_0304, &mut b);
+        assert_eq!(&b[..n], b"::ffff:1.2.3.4");
+        let n = format_v6_mapped(u32::MAX, &mut b);
+        assert_eq!(&b[..n], b"::ffff:255.255.255.255");
+        let e = explode_v6(0xffff_0102_0304);
+        assert_eq!(&e[..V6_MAPPED_HEAD], b"0000:0000:0000:0000:0000:ffff:");
     }
 
     #[test]

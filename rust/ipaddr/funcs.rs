@@ -2,45 +2,19 @@
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyList, PyString, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
 
 use super::conv::{
-    self, addr_from_obj, classify, display, foreign_attr_error, net_from_obj, repr_obj, str_bytes,
-    truthy, Kind, NetParts,
+    addr_from_obj, classify, display, foreign_attr_error, net_from_obj, not_an_address,
+    parse_address_str, str_bytes, truthy, Kind, NetParts,
 };
 use super::core::{self, Net, V4_BITS, V6_BITS};
 use super::iters::SummarizeIterator;
-use super::objects::{new_addr, new_addr_scoped, new_iface, new_net, IPv6Address};
-pub use crate::batch::for_each_item;
-
-fn not_an_address(original: &Bound<'_, PyAny>, what: &str) -> PyErr {
-    match repr_obj(original) {
-        Ok(r) => PyValueError::new_err(format!("{r} does not appear to be an IPv4 or IPv6 {what}")),
-        Err(e) => e,
-    }
-}
-
-/// `ip_address(s)` for a `str`: `(is_v6, value, scope)`. A string with a `:` can only be
-/// IPv6 and one without only IPv4, so one parse decides.
-pub fn parse_address_str(
-    s: &Bound<'_, PyString>,
-    original: &Bound<'_, PyAny>,
-) -> PyResult<(bool, u128, Option<Py<PyString>>)> {
-    let py = s.py();
-    let b = str_bytes(s)?;
-    if let Some((v6, ip)) = core::parse_address_fast(&b) {
-        return Ok((v6, ip, None));
-    }
-    if b.contains(&b':') {
-        if let Ok((ip, scope)) = core::addr6_from_str(&b) {
-            let scope = scope.map(|sc| conv::decode(py, sc)).transpose()?;
-            return Ok((true, ip, scope.map(Bound::unbind)));
-        }
-    } else if let Ok(ip) = core::addr4_from_str(&b) {
-        return Ok((false, u128::from(ip), None));
-    }
-    Err(not_an_address(original, "address"))
-}
+use super::rules::Rules;
+use super::slots::{new_addr, new_addr6, new_addr_scoped, new_iface, new_net};
+use super::types::{IPv4Address, IPv6Address};
+use crate::batch::for_each_item;
 
 fn make_address<'py>(
     py: Python<'py>,
@@ -50,7 +24,7 @@ fn make_address<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     match scope {
         None => new_addr(py, v6, ip),
-        Some(s) => super::slots::new_addr6(py, IPv6Address { ip, scope: Some(s) }),
+        Some(s) => new_addr6(py, IPv6Address { ip, scope: Some(s) }),
     }
 }
 
@@ -301,7 +275,73 @@ pub fn collapse_addresses<'py>(addresses: &Bound<'py, PyAny>) -> PyResult<Bound<
 }
 
 /// Adds the module-level functions to the extension module.
+/// Puts a rule set in force: `python/ferrosock/ipaddress.py` calls it once at import with
+/// what it probed from the running stdlib, tests call it to pin the other rule sets. The
+/// keywords are the fields of [`Rules`]. Members only some versions have
+/// (`IPv4Address.ipv6_mapped`) are added to or removed from the class here, so `dir()`
+/// matches the stdlib's class.
+#[pyfunction]
+#[pyo3(signature = (
+    *, registry_2024, private_3fff, mapped_dotted, mapped_loopback, mapped_properties,
+    ipv6_mapped, single_host_iterator
+))]
+#[allow(clippy::too_many_arguments)]
+fn _ipaddress_set_rules(
+    py: Python<'_>,
+    registry_2024: bool,
+    private_3fff: bool,
+    mapped_dotted: bool,
+    mapped_loopback: bool,
+    mapped_properties: bool,
+    ipv6_mapped: bool,
+    single_host_iterator: bool,
+) -> PyResult<()> {
+    // The getter PyO3 put in the class dict, kept from the first call (before any removal)
+    // so that it can be put back.
+    static IPV6_MAPPED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let cls = py.get_type::<IPv4Address>();
+    let getter = IPV6_MAPPED.get_or_try_init(py, || {
+        cls.getattr("__dict__")?
+            .get_item("ipv6_mapped")
+            .map(Bound::unbind)
+    })?;
+    let present = cls.getattr("__dict__")?.contains("ipv6_mapped")?;
+    if ipv6_mapped && !present {
+        cls.setattr("ipv6_mapped", getter.bind(py))?;
+    } else if !ipv6_mapped && present {
+        cls.delattr("ipv6_mapped")?;
+    }
+    Rules {
+        registry_2024,
+        private_3fff,
+        mapped_dotted,
+        mapped_loopback,
+        mapped_properties,
+        ipv6_mapped,
+        single_host_iterator,
+    }
+    .install();
+    Ok(())
+}
+
+/// The rule set in force, as the keywords of `_ipaddress_set_rules`.
+#[pyfunction]
+fn _ipaddress_rules(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let r = Rules::current();
+    let d = PyDict::new(py);
+    d.set_item("registry_2024", r.registry_2024)?;
+    d.set_item("private_3fff", r.private_3fff)?;
+    d.set_item("mapped_dotted", r.mapped_dotted)?;
+    d.set_item("mapped_loopback", r.mapped_loopback)?;
+    d.set_item("mapped_properties", r.mapped_properties)?;
+    d.set_item("ipv6_mapped", r.ipv6_mapped)?;
+    d.set_item("single_host_iterator", r.single_host_iterator)?;
+    Ok(d)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_ipaddress_set_rules, m)?)?;
+    m.add_function(wrap_pyfunction!(_ipaddress_rules, m)?)?;
     m.add_function(wrap_pyfunction!(ip_address, m)?)?;
     m.add_function(wrap_pyfunction!(ip_network, m)?)?;
     m.add_function(wrap_pyfunction!(ip_interface, m)?)?;

@@ -8,52 +8,9 @@ use pyo3::types::PyType;
 
 use super::conv::{self, classify, display, foreign_attr_error, Kind};
 use super::core::{self, ExcludeError, Net};
-use super::objects::{new_addr, new_net};
 use super::ops::{self, view};
-
-/// Addresses `first..=last` as `IPv4Address`/`IPv6Address` objects.
-#[pyclass(module = "ferrosock.ipaddress", name = "_AddressIterator")]
-pub struct AddressIterator {
-    next: u128,
-    /// How many addresses follow `next` (a count, not the last value: `::/0` has 2**128).
-    after: u128,
-    done: bool,
-    v6: bool,
-}
-
-impl AddressIterator {
-    pub fn new(v6: bool, first: u128, last: u128) -> Self {
-        AddressIterator {
-            next: first,
-            after: last.wrapping_sub(first),
-            done: first > last,
-            v6,
-        }
-    }
-
-    /// The next address value, if any.
-    #[inline]
-    pub fn step(&mut self) -> Option<u128> {
-        if self.done {
-            return None;
-        }
-        // NOTE: one u128 compared with zero, not two compared with each other: that
-        // compiled to a 16-byte load of the two 8-byte halves just stored by the previous
-        // step, which cannot be store-forwarded and stalled every call.
-        let cur = self.next;
-        if self.after == 0 {
-            self.done = true;
-        } else {
-            self.after -= 1;
-            self.next = cur + 1;
-        }
-        Some(cur)
-    }
-
-    pub fn is_v6(&self) -> bool {
-        self.v6
-    }
-}
+use super::slots::{new_addr, new_net};
+use super::types::AddressIterator;
 
 #[pymethods]
 impl AddressIterator {

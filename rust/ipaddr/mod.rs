@@ -1,11 +1,21 @@
-//! `ferrosock.ipaddress`: the stdlib's `ipaddress` (CPython 3.11.7 `Lib/ipaddress.py`, the
-//! specification) as native types and functions.
+//! `ferrosock.ipaddress`: the stdlib's `ipaddress` (the running interpreter's
+//! `Lib/ipaddress.py` is the specification) as native types and functions. The Python
+//! face is `python/ferrosock/ipaddress.py`, which also probes the stdlib at import and
+//! sets the version rules (`rules`).
 //!
-//! `core` is plain Rust (parsing, formatting, tables, range algorithms) with unit tests;
-//! `conv` reads Python arguments and builds the stdlib's exceptions; `ops` holds the
-//! behaviour the classes share; `objects` the six classes; `iters` the generator-like
-//! iterators; `funcs` the module functions; `slots` two hand-installed fast slots. The
-//! Python face is `python/ferrosock/ipaddress.py`.
+//! The files are layers; each imports only from the layers before it (no circles):
+//!
+//! 1. `core`: plain Rust parsing, formatting and range algorithms, with unit tests.
+//! 2. `rules`: plain Rust, the version-dependent rule set (one atomic value), the
+//!    special-range tables and the `is_*` predicates, with unit tests.
+//! 3. `types`: the `#[pyclass]` layouts of the six classes and the address iterator.
+//! 4. `slots`: allocation (`new_addr`, `new_net`, ...; the non-GC address and network
+//!    classes) and the hand-installed `sq_contains`/`tp_iternext` slots.
+//! 5. `conv`: reading Python arguments, `str()` text, the stdlib's exceptions.
+//! 6. `ops`: the behaviour the classes share (`repr`, hashing, comparison, `exploded`).
+//! 7. `iters`: the generator-like iterators' Python methods.
+//! 8. `objects` (the six classes' Python methods) and `funcs` (the module functions),
+//!    independent of each other.
 
 mod conv;
 mod core;
@@ -13,27 +23,29 @@ mod funcs;
 mod iters;
 mod objects;
 mod ops;
+mod rules;
 mod slots;
+mod types;
 
 use pyo3::prelude::*;
 
 /// Adds the classes and functions to the extension module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<objects::IPv4Address>()?;
-    m.add_class::<objects::IPv4Interface>()?;
-    m.add_class::<objects::IPv4Network>()?;
-    m.add_class::<objects::IPv6Address>()?;
-    m.add_class::<objects::IPv6Interface>()?;
-    m.add_class::<objects::IPv6Network>()?;
+    m.add_class::<types::IPv4Address>()?;
+    m.add_class::<types::IPv4Interface>()?;
+    m.add_class::<types::IPv4Network>()?;
+    m.add_class::<types::IPv6Address>()?;
+    m.add_class::<types::IPv6Interface>()?;
+    m.add_class::<types::IPv6Network>()?;
     let py = m.py();
     for cls in [
-        py.get_type::<objects::IPv4Address>(),
-        py.get_type::<objects::IPv4Interface>(),
-        py.get_type::<objects::IPv4Network>(),
-        py.get_type::<objects::IPv6Address>(),
-        py.get_type::<objects::IPv6Interface>(),
-        py.get_type::<objects::IPv6Network>(),
-        py.get_type::<iters::AddressIterator>(),
+        py.get_type::<types::IPv4Address>(),
+        py.get_type::<types::IPv4Interface>(),
+        py.get_type::<types::IPv4Network>(),
+        py.get_type::<types::IPv6Address>(),
+        py.get_type::<types::IPv6Interface>(),
+        py.get_type::<types::IPv6Network>(),
+        py.get_type::<types::AddressIterator>(),
         py.get_type::<iters::SubnetsIterator>(),
         py.get_type::<iters::ExcludeIterator>(),
         py.get_type::<iters::SummarizeIterator>(),

@@ -1,7 +1,8 @@
-//! The six `ipaddress` classes as native, immutable types. They keep only the numbers (and
-//! an IPv6 scope id); everything derived is computed on access. `IPv4Interface` extends
-//! `IPv4Address` and `IPv6Interface` extends `IPv6Address`, as in the stdlib, so the
-//! interfaces inherit the address slots, which dispatch on what the object really is.
+//! The Python methods of the six `ipaddress` classes (their layouts are in `types`). The
+//! objects keep only the numbers (and an IPv6 scope id); everything derived is computed on
+//! access. `IPv4Interface` extends `IPv4Address` and `IPv6Interface` extends `IPv6Address`,
+//! as in the stdlib, so the interfaces inherit the address slots, which dispatch on what
+//! the object really is.
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
@@ -15,9 +16,15 @@ use super::conv::{
     self, addr_from_obj, ascii_str, classify, display, foreign_attr_error, net_from_obj,
     own_attr_error, truthy, Given, Ip, Kind,
 };
-use super::core::{self, v4props, v6props, Net, V4_BITS, V6_BITS};
-use super::iters::{AddressIterator, ExcludeIterator, SubnetsIterator};
+use super::core::{self, Net, V4_BITS, V6_BITS};
+use super::iters::{ExcludeIterator, SubnetsIterator};
 use super::ops::{self, view};
+use super::rules::{v4props, v6props, Rules};
+use super::slots::{new_addr, new_addr_scoped, new_net};
+use super::types::{
+    AddressIterator, IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface,
+    IPv6Network,
+};
 
 /// The result of a comparison between two objects of the same exact class, whose
 /// stdlib orderings (with `total_ordering`) are plain integer/tuple orderings.
@@ -30,99 +37,6 @@ fn fast_cmp(py: Python<'_>, ord: std::cmp::Ordering, op: CompareOp) -> Py<PyAny>
 
 fn required<T>(v: Option<T>) -> PyResult<T> {
     v.ok_or_else(|| PyTypeError::new_err("internal error: constructor declined silently"))
-}
-
-// ---------------------------------------------------------------------------------------
-// Constructors used from Rust
-// ---------------------------------------------------------------------------------------
-
-/// Takes a new interface object (never a Python subclass, which could have a `__dict__`)
-/// out of the cycle collector's lists. PyO3 makes every pyclass a GC type, but these hold
-/// only integers and an immutable `str`, so they can never be part of a cycle (CPython
-/// untracks tuples of atoms for the same reason). The address and network classes are not
-/// GC types at all (`slots::make_atomic`); the interfaces, which PyO3 builds as their
-/// subclasses, stay GC types and are untracked one by one.
-pub fn untracked<T>(obj: Bound<'_, T>) -> Bound<'_, T> {
-    // SAFETY: `obj` is a live, newly created object of a GC type; untracking is allowed at
-    // any time, and PyO3's dealloc untracks only an object that is still tracked.
-    unsafe { pyo3::ffi::PyObject_GC_UnTrack(obj.as_ptr().cast()) };
-    obj
-}
-
-/// A new `IPv4Address`/`IPv6Address` (no scope).
-pub fn new_addr(py: Python<'_>, v6: bool, ip: u128) -> PyResult<Bound<'_, PyAny>> {
-    if v6 {
-        super::slots::new_addr6(py, IPv6Address { ip, scope: None })
-    } else {
-        super::slots::new_addr4(py, IPv4Address { ip: ip as u32 })
-    }
-}
-
-/// A new `IPv6Address` with a scope id.
-pub fn new_addr_scoped<'py>(
-    py: Python<'py>,
-    v6: bool,
-    ip: u128,
-    scope: Option<&Py<PyString>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    match scope {
-        Some(s) if v6 => super::slots::new_addr6(
-            py,
-            IPv6Address {
-                ip,
-                scope: Some(s.clone_ref(py)),
-            },
-        ),
-        _ => new_addr(py, v6, ip),
-    }
-}
-
-/// A new `IPv4Network`/`IPv6Network`.
-pub fn new_net<'py>(
-    py: Python<'py>,
-    v6: bool,
-    net: Net,
-    scope: Option<&Py<PyString>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    if v6 {
-        Ok(Bound::new(
-            py,
-            IPv6Network {
-                net: net.0,
-                prefix: net.1,
-                scope: scope.map(|s| s.clone_ref(py)),
-            },
-        )?
-        .into_any())
-    } else {
-        Ok(Bound::new(
-            py,
-            IPv4Network {
-                net: net.0 as u32,
-                prefix: net.1,
-            },
-        )?
-        .into_any())
-    }
-}
-
-/// A new `IPv4Interface`/`IPv6Interface`.
-pub fn new_iface<'py>(
-    py: Python<'py>,
-    v6: bool,
-    ip: u128,
-    prefix: u8,
-    scope: Option<Py<PyString>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    if v6 {
-        let init = PyClassInitializer::from(IPv6Address { ip, scope })
-            .add_subclass(IPv6Interface { prefix });
-        Ok(untracked(Bound::new(py, init)?).into_any())
-    } else {
-        let init = PyClassInitializer::from(IPv4Address { ip: ip as u32 })
-            .add_subclass(IPv4Interface { prefix });
-        Ok(untracked(Bound::new(py, init)?).into_any())
-    }
 }
 
 /// A network like `slf` (its class when that is a Python subclass, as
@@ -168,19 +82,6 @@ fn addr_str<'py>(slf: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
 // ---------------------------------------------------------------------------------------
 // IPv4Address / IPv4Interface
 // ---------------------------------------------------------------------------------------
-
-/// `ipaddress.IPv4Address`: one IPv4 address, built from an int, 4 packed bytes or a
-/// dotted-quad string (no leading zeros), with the stdlib's properties and operators.
-#[pyclass(
-    frozen,
-    subclass,
-    weakref,
-    module = "ferrosock.ipaddress",
-    name = "IPv4Address"
-)]
-pub struct IPv4Address {
-    pub(crate) ip: u32,
-}
 
 #[pymethods]
 impl IPv4Address {
@@ -286,12 +187,12 @@ impl IPv4Address {
 
     #[getter]
     fn is_private(&self) -> bool {
-        v4props::is_private(self.ip)
+        v4props::is_private(self.ip, Rules::current())
     }
 
     #[getter]
     fn is_global(&self) -> bool {
-        v4props::is_global(self.ip)
+        v4props::is_global(self.ip, Rules::current())
     }
 
     #[getter]
@@ -321,6 +222,19 @@ impl IPv4Address {
         v4props::is_link_local(self.ip)
     }
 
+    /// `IPv4Address.ipv6_mapped` (CPython 3.13; `python/ferrosock/ipaddress.py` removes
+    /// the attribute where the running stdlib lacks it): `IPv6Address(f'::ffff:{self}')`,
+    /// which an `IPv4Interface` fails with `AddressValueError` (its `str()` has a `/`).
+    #[getter]
+    fn ipv6_mapped<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        if slf.get_type().is(py.get_type::<IPv4Address>()) {
+            return new_addr(py, true, 0xffff_0000_0000 | u128::from(slf.get().ip));
+        }
+        let text = format!("::ffff:{}", display(slf.as_any())?);
+        py.get_type::<IPv6Address>().call1((text,))
+    }
+
     /// The equal object of the stdlib's `ipaddress` (same class name and value).
     fn to_stdlib<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         to_stdlib(slf.as_any())
@@ -332,7 +246,9 @@ fn iface_with(slf: &Bound<'_, PyAny>, what: u8) -> PyResult<String> {
     let py = slf.py();
     let a = view(slf)?;
     let bits = a.bits();
-    let mut s = conv::addr_text(a.v6, a.ip);
+    // NOTE: the stdlib prints the interface's own address with `_string_from_ip_int`
+    // (hextets even for an IPv4-mapped address on 3.13) but the masks with `str()`.
+    let mut s = conv::hex_text(a.v6, a.ip);
     s.push('/');
     match what {
         0 => s.push_str(&a.prefix.to_string()),
@@ -351,10 +267,6 @@ fn iface_network<'py>(slf: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 
 /// `ipaddress.IPv4Interface`: an `IPv4Address` with the network it sits on
 /// (`'192.0.2.5/24'`).
-#[pyclass(frozen, extends = IPv4Address, subclass, module = "ferrosock.ipaddress", name = "IPv4Interface")]
-pub struct IPv4Interface {
-    pub(crate) prefix: u8,
-}
 
 #[pymethods]
 impl IPv4Interface {
@@ -411,20 +323,6 @@ impl IPv4Interface {
 // ---------------------------------------------------------------------------------------
 // IPv6Address / IPv6Interface
 // ---------------------------------------------------------------------------------------
-
-/// `ipaddress.IPv6Address`: one IPv6 address, built from an int, 16 packed bytes or text
-/// (with an optional `%scope` id), with the stdlib's properties and operators.
-#[pyclass(
-    frozen,
-    subclass,
-    weakref,
-    module = "ferrosock.ipaddress",
-    name = "IPv6Address"
-)]
-pub struct IPv6Address {
-    pub(crate) ip: u128,
-    pub(crate) scope: Option<Py<PyString>>,
-}
 
 fn opt_v4(py: Python<'_>, v: Option<u32>) -> PyResult<Option<Bound<'_, PyAny>>> {
     v.map(|ip| new_addr(py, false, u128::from(ip))).transpose()
@@ -538,27 +436,27 @@ impl IPv6Address {
 
     #[getter]
     fn is_private(&self) -> bool {
-        v6props::is_private(self.ip)
+        v6props::is_private(self.ip, Rules::current())
     }
 
     #[getter]
     fn is_global(&self) -> bool {
-        v6props::is_global(self.ip)
+        v6props::is_global(self.ip, Rules::current())
     }
 
     #[getter]
     fn is_reserved(&self) -> bool {
-        v6props::is_reserved(self.ip)
+        v6props::is_reserved(self.ip, Rules::current())
     }
 
     #[getter]
     fn is_multicast(&self) -> bool {
-        v6props::is_multicast(self.ip)
+        v6props::is_multicast(self.ip, Rules::current())
     }
 
     #[getter]
     fn is_link_local(&self) -> bool {
-        v6props::is_link_local(self.ip)
+        v6props::is_link_local(self.ip, Rules::current())
     }
 
     #[getter]
@@ -571,14 +469,24 @@ impl IPv6Address {
     #[getter]
     fn is_unspecified(slf: &Bound<'_, Self>) -> PyResult<bool> {
         let a = view(slf.as_any())?;
-        Ok(a.ip == 0 && (a.kind == Kind::Addr || a.prefix == V6_BITS))
+        if a.kind == Kind::Addr {
+            return Ok(v6props::is_unspecified(a.ip, Rules::current()));
+        }
+        Ok(a.ip == 0 && a.prefix == V6_BITS)
     }
 
-    /// An `IPv6Interface` is loopback only as `::1/128`.
+    /// An `IPv6Interface` asks its network too (`::1/128` only, unless IPv4-mapped
+    /// addresses answer for their IPv4 address).
     #[getter]
     fn is_loopback(slf: &Bound<'_, Self>) -> PyResult<bool> {
         let a = view(slf.as_any())?;
-        Ok(a.ip == 1 && (a.kind == Kind::Addr || a.prefix == V6_BITS))
+        let r = Rules::current();
+        if a.kind == Kind::Addr {
+            return Ok(v6props::is_loopback(a.ip, r));
+        }
+        let ((net, prefix), _) = a.network();
+        let bcast = core::broadcast((net, prefix), V6_BITS);
+        Ok(v6props::iface_is_loopback(a.ip, net, bcast, r))
     }
 
     #[getter]
@@ -612,10 +520,6 @@ impl IPv6Address {
 }
 
 /// `ipaddress.IPv6Interface`: an `IPv6Address` with the network it sits on.
-#[pyclass(frozen, extends = IPv6Address, subclass, module = "ferrosock.ipaddress", name = "IPv6Interface")]
-pub struct IPv6Interface {
-    pub(crate) prefix: u8,
-}
 
 #[pymethods]
 impl IPv6Interface {
@@ -733,6 +637,10 @@ fn hosts<'py>(slf: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let b = bcast(&a);
     if a.prefix == bits {
         let only = new_addr_scoped(py, a.v6, a.ip, a.scope)?;
+        if Rules::current().single_host_iterator {
+            // `iter((IPv4Address(addr),))`, as gh-141497 has it.
+            return Ok(PyTuple::new(py, [only])?.try_iter()?.into_any());
+        }
         return Ok(PyList::new(py, [only])?.into_any());
     }
     let (first, last) = if a.prefix == bits - 1 {
@@ -993,7 +901,7 @@ fn contains_many<'py>(
     }
     let done = out.len();
     let mut index = 0usize;
-    super::funcs::for_each_item(addresses, |item| {
+    crate::batch::for_each_item(addresses, |item| {
         // Items already answered by the list walk above.
         if index < done {
             index += 1;
@@ -1014,7 +922,7 @@ fn contains_many<'py>(
             return Ok(());
         }
         if let Ok(s) = item.cast::<PyString>() {
-            let (v6, ip, _) = super::funcs::parse_address_str(s, item)?;
+            let (v6, ip, _) = conv::parse_address_str(s, item)?;
             out.push(v6 == a.v6 && ip & mask == a.ip);
             return Ok(());
         }
@@ -1027,36 +935,6 @@ fn contains_many<'py>(
 // ---------------------------------------------------------------------------------------
 // IPv4Network / IPv6Network
 // ---------------------------------------------------------------------------------------
-
-/// `ipaddress.IPv4Network`: an IPv4 network (`'192.0.2.0/24'`, `'192.0.2.0/255.255.255.0'`,
-/// `'192.0.2.0/0.0.0.255'`, `(addr, prefix)`), with membership, iteration, indexing and the
-/// stdlib's network methods. `contains_many()` is ferrosock's batch form of `in`.
-#[pyclass(
-    frozen,
-    subclass,
-    weakref,
-    module = "ferrosock.ipaddress",
-    name = "IPv4Network"
-)]
-pub struct IPv4Network {
-    pub(crate) net: u32,
-    pub(crate) prefix: u8,
-}
-
-impl IPv4Network {
-    pub fn contains_ip(&self, ip: u32) -> bool {
-        // The network address has no host bits, so comparing the bits above them is enough.
-        let host_bits = u32::from(V4_BITS - self.prefix);
-        ip.checked_shr(host_bits).unwrap_or(0) == self.net.checked_shr(host_bits).unwrap_or(0)
-    }
-
-    fn ends(&self) -> (u32, u32) {
-        (
-            self.net,
-            self.net | core::hostmask(self.prefix, V4_BITS) as u32,
-        )
-    }
-}
 
 #[pymethods]
 impl IPv4Network {
@@ -1302,13 +1180,13 @@ impl IPv4Network {
     #[getter]
     fn is_private(&self) -> bool {
         let (n, b) = self.ends();
-        v4props::net_is_private(n, b)
+        v4props::net_is_private(n, b, Rules::current())
     }
 
     #[getter]
     fn is_global(&self) -> bool {
         let (n, b) = self.ends();
-        v4props::net_is_global(n, b)
+        v4props::net_is_global(n, b, Rules::current())
     }
 
     #[getter]
@@ -1321,35 +1199,6 @@ impl IPv4Network {
     fn is_loopback(&self) -> bool {
         let (n, b) = self.ends();
         v4props::is_loopback(n) && v4props::is_loopback(b)
-    }
-}
-
-/// `ipaddress.IPv6Network`: an IPv6 network (`'2001:db8::/32'`, `(addr, prefix)`; the
-/// network address may carry a scope id, as in the stdlib), with membership, iteration,
-/// indexing and the stdlib's network methods. `contains_many()` is the batch form of `in`.
-#[pyclass(
-    frozen,
-    subclass,
-    weakref,
-    module = "ferrosock.ipaddress",
-    name = "IPv6Network"
-)]
-pub struct IPv6Network {
-    pub(crate) net: u128,
-    pub(crate) prefix: u8,
-    pub(crate) scope: Option<Py<PyString>>,
-}
-
-impl IPv6Network {
-    /// `ip in self` for an address value.
-    #[inline]
-    pub fn contains_ip(&self, ip: u128) -> bool {
-        let host_bits = u32::from(V6_BITS - self.prefix);
-        ip.checked_shr(host_bits).unwrap_or(0) == self.net.checked_shr(host_bits).unwrap_or(0)
-    }
-
-    fn ends(&self) -> (u128, u128) {
-        (self.net, self.net | core::hostmask(self.prefix, V6_BITS))
     }
 }
 
@@ -1576,19 +1425,22 @@ impl IPv6Network {
     #[getter]
     fn is_multicast(&self) -> bool {
         let (n, b) = self.ends();
-        v6props::is_multicast(n) && v6props::is_multicast(b)
+        let r = Rules::current();
+        v6props::is_multicast(n, r) && v6props::is_multicast(b, r)
     }
 
     #[getter]
     fn is_reserved(&self) -> bool {
         let (n, b) = self.ends();
-        v6props::is_reserved(n) && v6props::is_reserved(b)
+        let r = Rules::current();
+        v6props::is_reserved(n, r) && v6props::is_reserved(b, r)
     }
 
     #[getter]
     fn is_link_local(&self) -> bool {
         let (n, b) = self.ends();
-        v6props::is_link_local(n) && v6props::is_link_local(b)
+        let r = Rules::current();
+        v6props::is_link_local(n, r) && v6props::is_link_local(b, r)
     }
 
     #[getter]
@@ -1600,7 +1452,7 @@ impl IPv6Network {
     #[getter]
     fn is_private(&self) -> bool {
         let (n, b) = self.ends();
-        v6props::net_is_private(n, b)
+        v6props::net_is_private(n, b, Rules::current())
     }
 
     #[getter]
@@ -1611,12 +1463,14 @@ impl IPv6Network {
     #[getter]
     fn is_unspecified(&self) -> bool {
         let (n, b) = self.ends();
-        v6props::is_unspecified(n) && v6props::is_unspecified(b)
+        let r = Rules::current();
+        v6props::is_unspecified(n, r) && v6props::is_unspecified(b, r)
     }
 
     #[getter]
     fn is_loopback(&self) -> bool {
         let (n, b) = self.ends();
-        v6props::is_loopback(n) && v6props::is_loopback(b)
+        let r = Rules::current();
+        v6props::is_loopback(n, r) && v6props::is_loopback(b, r)
     }
 }

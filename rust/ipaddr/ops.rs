@@ -12,7 +12,8 @@ use super::conv::{
     scope_eq, Ip, Kind,
 };
 use super::core::{self, Net};
-use super::objects::{new_addr, new_iface};
+use super::rules::{v6props, Rules};
+use super::slots::{new_addr, new_iface};
 
 /// The receiver seen as data (always one of ferrosock's classes).
 pub fn view<'a>(slf: &'a Bound<'_, PyAny>) -> PyResult<Ip<'a>> {
@@ -285,8 +286,25 @@ pub fn arith(slf: &Bound<'_, PyAny>, other: &Bound<'_, PyAny>, sub: bool) -> PyR
     Ok(slf.get_type().call1((result,))?.unbind())
 }
 
-/// `exploded` of any object.
+/// `exploded` of any object. Under [`Rules::mapped_dotted`] an IPv4-mapped address or
+/// interface keeps the first six groups and writes its IPv4 address dotted, and the
+/// interface loses its `/prefix` (CPython 3.13's `IPv6Address._explode_shorthand_ip_string`
+/// cuts the hextet form of the whole object at 30 characters).
 pub fn exploded(slf: &Bound<'_, PyAny>) -> PyResult<String> {
+    let a = view(slf)?;
+    let mut out = exploded_hextets(slf)?;
+    if a.v6 && a.kind != Kind::Net && Rules::current().mapped_dotted {
+        if let Some(v4) = v6props::ipv4_mapped(a.ip) {
+            out.truncate(core::V6_MAPPED_HEAD);
+            out.push_str(&addr_text(false, u128::from(v4)));
+        }
+    }
+    Ok(out)
+}
+
+/// `_BaseV6._explode_shorthand_ip_string`: the hextet form of any object (the text of an
+/// IPv4 object).
+fn exploded_hextets(slf: &Bound<'_, PyAny>) -> PyResult<String> {
     let py = slf.py();
     let a = view(slf)?;
     if !a.v6 {
@@ -327,7 +345,16 @@ pub fn exploded(slf: &Bound<'_, PyAny>) -> PyResult<String> {
 pub fn reverse_pointer(slf: &Bound<'_, PyAny>) -> PyResult<String> {
     let a = view(slf)?;
     if a.v6 {
-        Ok(core::reverse_pointer_v6(&exploded(slf)?))
+        let mut text = exploded_hextets(slf)?;
+        if a.kind != Kind::Net
+            && Rules::current().mapped_dotted
+            && v6props::ipv4_mapped(a.ip).is_some()
+        {
+            // CPython 3.13 reverses the address's 32 hex digits, so an IPv4-mapped
+            // interface loses its `/prefix`.
+            text.truncate(core::V6_MAX_LEN);
+        }
+        Ok(core::reverse_pointer_v6(&text))
     } else {
         Ok(core::reverse_pointer_v4(&display(slf)?))
     }

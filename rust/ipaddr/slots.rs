@@ -1,6 +1,8 @@
-//! Direct type slots for the two tiny operations with the tightest targets: `addr in net`
-//! for the exact classes, and `next()` on the address iterator behind `hosts()` and
-//! `iter(net)`; and the address and network classes taken out of the cycle collector.
+//! Allocation of the native objects (`new_addr`, `new_net`, `new_iface`: the constructors
+//! every layer above uses), and direct type slots for the two tiny operations with the
+//! tightest targets: `addr in net` for the exact classes, and `next()` on the address
+//! iterator behind `hosts()` and `iter(net)`; and the address and network classes taken
+//! out of the cycle collector.
 //!
 //! PyO3 routes every slot through a trampoline that records, in thread-local state, that
 //! the thread is attached (and catches panics); for an operation that is a mask and a
@@ -19,8 +21,14 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::PyTypeInfo;
 
-use super::iters::AddressIterator;
-use super::objects::{new_addr, IPv4Address, IPv4Network, IPv6Address, IPv6Network};
+use pyo3::types::PyString;
+use pyo3::PyClassInitializer;
+
+use super::core::Net;
+use super::types::{
+    AddressIterator, IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface,
+    IPv6Network,
+};
 
 /// The exact types, as addresses (heap types PyO3 keeps alive for the interpreter's
 /// life), and the slots PyO3 generated; written once by `install` before any instance
@@ -434,4 +442,97 @@ pub fn install(py: Python<'_>) -> PyResult<()> {
         probe_layout(&sample6, IPv6Address::type_object_raw(py), &ADDR6_VALUE_AT);
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Constructors used from Rust
+// ---------------------------------------------------------------------------------------
+
+/// Takes a new interface object (never a Python subclass, which could have a `__dict__`)
+/// out of the cycle collector's lists. PyO3 makes every pyclass a GC type, but these hold
+/// only integers and an immutable `str`, so they can never be part of a cycle (CPython
+/// untracks tuples of atoms for the same reason). The address and network classes are not
+/// GC types at all (`slots::make_atomic`); the interfaces, which PyO3 builds as their
+/// subclasses, stay GC types and are untracked one by one.
+pub fn untracked<T>(obj: Bound<'_, T>) -> Bound<'_, T> {
+    // SAFETY: `obj` is a live, newly created object of a GC type; untracking is allowed at
+    // any time, and PyO3's dealloc untracks only an object that is still tracked.
+    unsafe { pyo3::ffi::PyObject_GC_UnTrack(obj.as_ptr().cast()) };
+    obj
+}
+
+/// A new `IPv4Address`/`IPv6Address` (no scope).
+pub fn new_addr(py: Python<'_>, v6: bool, ip: u128) -> PyResult<Bound<'_, PyAny>> {
+    if v6 {
+        new_addr6(py, IPv6Address { ip, scope: None })
+    } else {
+        new_addr4(py, IPv4Address { ip: ip as u32 })
+    }
+}
+
+/// A new `IPv6Address` with a scope id.
+pub fn new_addr_scoped<'py>(
+    py: Python<'py>,
+    v6: bool,
+    ip: u128,
+    scope: Option<&Py<PyString>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    match scope {
+        Some(s) if v6 => new_addr6(
+            py,
+            IPv6Address {
+                ip,
+                scope: Some(s.clone_ref(py)),
+            },
+        ),
+        _ => new_addr(py, v6, ip),
+    }
+}
+
+/// A new `IPv4Network`/`IPv6Network`.
+pub fn new_net<'py>(
+    py: Python<'py>,
+    v6: bool,
+    net: Net,
+    scope: Option<&Py<PyString>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if v6 {
+        Ok(Bound::new(
+            py,
+            IPv6Network {
+                net: net.0,
+                prefix: net.1,
+                scope: scope.map(|s| s.clone_ref(py)),
+            },
+        )?
+        .into_any())
+    } else {
+        Ok(Bound::new(
+            py,
+            IPv4Network {
+                net: net.0 as u32,
+                prefix: net.1,
+            },
+        )?
+        .into_any())
+    }
+}
+
+/// A new `IPv4Interface`/`IPv6Interface`.
+pub fn new_iface<'py>(
+    py: Python<'py>,
+    v6: bool,
+    ip: u128,
+    prefix: u8,
+    scope: Option<Py<PyString>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if v6 {
+        let init = PyClassInitializer::from(IPv6Address { ip, scope })
+            .add_subclass(IPv6Interface { prefix });
+        Ok(untracked(Bound::new(py, init)?).into_any())
+    } else {
+        let init = PyClassInitializer::from(IPv4Address { ip: ip as u32 })
+            .add_subclass(IPv4Interface { prefix });
+        Ok(untracked(Bound::new(py, init)?).into_any())
+    }
 }
