@@ -11,17 +11,20 @@ profile (HYPOTHESIS_PROFILE=thorough for a soak run).
 from __future__ import annotations
 
 import array
+import contextlib
 import gc
 import mmap
 import pickle
+import re
 import struct as std
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import assume, given, strategies as st
 
-from ferrosock import struct as fs
+from ferrosock import _native, struct as fs
 
 IMPLS = {"stdlib": std, "ferrosock": fs}
 
@@ -772,11 +775,48 @@ def test_struct_attributes(impl: Any) -> None:
     with pytest.raises(AttributeError):
         s.anything = 1  # type: ignore[attr-defined]
     assert weakref.ref(s)() is s
-    assert repr(s).startswith("<") and "Struct object at 0x" in repr(s)
+    assert repr_shape(repr(s)) == repr_shape(repr(std.Struct(b"<h 2s")))
     with pytest.raises(TypeError, match="cannot pickle"):
         pickle.dumps(s)
     assert s.__sizeof__() > 0
     assert s != impl.Struct("<h 2s")
+
+
+def repr_shape(text: str) -> str:
+    """A Struct's repr without what differs between two objects and between the modules: the
+    address, and the module named in the default ``<_struct.Struct object at 0x...>``."""
+    text = re.sub(r" at 0x[0-9a-f]+>$", " at 0x...>", text)
+    return text.replace("<ferrosock.struct.", "<_struct.")
+
+
+def test_struct_repr_follows_the_stdlib(impl: Any) -> None:
+    class Record(impl.Struct):  # type: ignore[name-defined,misc]
+        pass
+
+    class StdRecord(std.Struct):
+        pass
+
+    for fmt in ("i", b"<h 2s", "3s 0p", ""):
+        assert repr_shape(repr(impl.Struct(fmt))) == repr_shape(repr(std.Struct(fmt)))
+        got = repr_shape(repr(Record(fmt))).replace(".Record ", ".StdRecord ")
+        assert got.replace("Record(", "StdRecord(") == repr_shape(repr(StdRecord(fmt)))
+    bare = repr_shape(repr(impl.Struct.__new__(impl.Struct)))
+    assert bare == repr_shape(repr(std.Struct.__new__(std.Struct)))
+
+
+def public_names(obj: Any) -> set[str]:
+    return {n for n in dir(obj) if not n.startswith("_")}
+
+
+def test_names_match_the_stdlib() -> None:
+    assert public_names(fs) == public_names(std)
+    assert set(dir(std.Struct)) <= set(dir(fs.Struct))
+    # `__slotnames__` is the cache copyreg leaves on a class that a pickling attempt met.
+    extra = set(dir(fs.Struct)) - set(dir(std.Struct)) - {"__slotnames__"}
+    assert extra == {"pack_many", "unpack_many"}
+    it_std, it_fs = std.iter_unpack("h", b"12"), fs.iter_unpack("h", b"12")
+    assert public_names(it_fs) == public_names(it_std)
+    assert set(dir(it_std)) <= set(dir(it_fs))
 
 
 def test_struct_subclass(impl: Any) -> None:
@@ -943,7 +983,9 @@ def test_pack_many_reports_the_bad_record() -> None:
     records = [(1, 2), (3, 4), (5, 300), (6, "x")]
     with pytest.raises(std.error) as info:
         s.pack_many(records)
-    assert str(info.value) == "ubyte format requires 0 <= number <= 255 (at index 2)"
+    with pytest.raises(std.error) as single:
+        std.pack("<B", 300)
+    assert str(info.value) == f"{single.value} (at index 2)"
     expected = r"pack expected 2 items for packing \(got 1\) \(at index 1\)"
     with pytest.raises(std.error, match=expected):
         s.pack_many([(1, 2), (3,)])
@@ -1002,3 +1044,211 @@ def test_unpack_many_result_is_independent_of_buffer() -> None:
     buf[:] = b"\x00\x00\x00\x00"
     buf.extend(b"xx")
     assert rows == [(1,), (2,)]
+
+
+# ---------------------------------------------------------------------------------------
+# The rule sets of each CPython release, pinned whichever interpreter runs
+# ---------------------------------------------------------------------------------------
+
+# What `ferrosock.struct._probe_rules` finds on CPython 3.11.7, 3.12.1 and 3.13.0.
+RULES_3_11: dict[str, Any] = {
+    "named_small_ranges": True,
+    "overflow_out_of_range": True,
+    "std_long_long_overflow_propagates": True,
+    "empty_pascal_length": 0xFF,
+    "empty_pascal_unpacks": False,
+    "unexpected_keyword": "'{name}' is an invalid keyword argument for {fname}()",
+    "repr_shows_format": False,
+}
+RULES_3_12: dict[str, Any] = {
+    **RULES_3_11,
+    "named_small_ranges": False,
+    "overflow_out_of_range": False,
+    "std_long_long_overflow_propagates": False,
+}
+RULES_3_13: dict[str, Any] = {
+    **RULES_3_12,
+    "empty_pascal_length": 0,
+    "empty_pascal_unpacks": True,
+    "unexpected_keyword": "{fname}() got an unexpected keyword argument '{name}'",
+    "repr_shows_format": True,
+}
+RULE_SETS = {"3.11": RULES_3_11, "3.12": RULES_3_12, "3.13": RULES_3_13}
+
+
+@contextlib.contextmanager
+def rules(rule_set: dict[str, Any]) -> Iterator[None]:
+    saved = _native.struct_rules()
+    _native.struct_set_rules(**rule_set)
+    try:
+        yield
+    finally:
+        _native.struct_set_rules(**saved)
+
+
+def err(text: str, cls: type[BaseException] = std.error) -> tuple[Any, ...]:
+    return ("raises", cls, text)
+
+
+def ok(value: Any) -> tuple[Any, ...]:
+    return ("ok", normalize(value))
+
+
+RANGE_B = "'b' format requires -128 <= number <= 127"
+RANGE_Q = "'q' format requires -9223372036854775808 <= number <= 9223372036854775807"
+RANGE_UQ = "'Q' format requires 0 <= number <= 18446744073709551615"
+OLD_KW = "'off' is an invalid keyword argument for unpack_from()"
+NEW_KW = "unpack_from() got an unexpected keyword argument 'off'"
+NEG_SIZE = err("Negative size passed to PyBytes_FromStringAndSize", SystemError)
+OBJECT_REPR = ok("<_struct.Struct object at 0x...>")
+
+# (name, call, outcome on 3.11.7, on 3.12.1, on 3.13.0), as the stdlib of each gives it
+# (run there to confirm; the integer cases assume a 64-bit little-endian host).
+KNOWN: list[tuple[str, Any, tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]] = [
+    (
+        "b range",
+        lambda m: m.pack("b", 128),
+        err("byte format requires -128 <= number <= 127"),
+        err(RANGE_B),
+        err(RANGE_B),
+    ),
+    (
+        "b overflow",
+        lambda m: m.pack("b", 2**64),
+        err("argument out of range"),
+        err(RANGE_B),
+        err(RANGE_B),
+    ),
+    (
+        "<H negative",
+        lambda m: m.pack("<H", -1),
+        err("ushort format requires 0 <= number <= 65535"),
+        err("'H' format requires 0 <= number <= 65535"),
+        err("'H' format requires 0 <= number <= 65535"),
+    ),
+    (
+        "i overflow",
+        lambda m: m.pack("i", Index(2**63)),
+        err("argument out of range"),
+        err("'i' format requires -2147483648 <= number <= 2147483647"),
+        err("'i' format requires -2147483648 <= number <= 2147483647"),
+    ),
+    (
+        "<L negative",
+        lambda m: m.pack("<L", -1),
+        err("argument out of range"),
+        err("'L' format requires 0 <= number <= 4294967295"),
+        err("'L' format requires 0 <= number <= 4294967295"),
+    ),
+    (
+        "Q negative",
+        lambda m: m.pack("Q", -1),
+        err("argument out of range"),
+        err(RANGE_UQ),
+        err(RANGE_UQ),
+    ),
+    (
+        ">q index overflow",
+        lambda m: m.pack(">q", Index(2**70)),
+        err("int too big to convert", OverflowError),
+        err(RANGE_Q),
+        err(RANGE_Q),
+    ),
+    (
+        ">Q int negative",
+        lambda m: m.pack(">Q", -1),
+        err("int too large to convert"),
+        err(RANGE_UQ),
+        err(RANGE_UQ),
+    ),
+    (
+        ">I range (unchanged)",
+        lambda m: m.pack(">I", 2**32),
+        err("'I' format requires 0 <= number <= 4294967295"),
+        err("'I' format requires 0 <= number <= 4294967295"),
+        err("'I' format requires 0 <= number <= 4294967295"),
+    ),
+    (
+        "P overflow (unchanged)",
+        lambda m: m.pack("P", 2**70),
+        err("int too large to convert"),
+        err("int too large to convert"),
+        err("int too large to convert"),
+    ),
+    ("0p unpack", lambda m: m.unpack("0p", b""), NEG_SIZE, NEG_SIZE, ok((b"",))),
+    ("0pb unpack", lambda m: m.unpack("0pb", b"\x07"), NEG_SIZE, NEG_SIZE, ok((b"", 7))),
+    (
+        "0p pack",
+        lambda m: m.pack("b0p3x", 1, b"abc"),
+        ok(b"\x01\xff\x00\x00"),
+        ok(b"\x01\xff\x00\x00"),
+        ok(b"\x01\x00\x00\x00"),
+    ),
+    (
+        "unpack_from bad kw",
+        lambda m: m.Struct("h").unpack_from(b"12", off=0),
+        err(OLD_KW, TypeError),
+        err(OLD_KW, TypeError),
+        err(NEW_KW, TypeError),
+    ),
+    (
+        "unpack_from mod bad kw",
+        lambda m: m.unpack_from("h", b"12", off=0),
+        err(OLD_KW, TypeError),
+        err(OLD_KW, TypeError),
+        err(NEW_KW, TypeError),
+    ),
+    (
+        "repr",
+        lambda m: repr_shape(repr(m.Struct(b"<h 2s"))),
+        OBJECT_REPR,
+        OBJECT_REPR,
+        ok("Struct('<h 2s')"),
+    ),
+]
+
+
+@pytest.mark.parametrize("version", sorted(RULE_SETS))
+@pytest.mark.parametrize(
+    ("call", "outcomes"), [(k[1], k[2:]) for k in KNOWN], ids=[k[0] for k in KNOWN]
+)
+def test_rule_set_pins_known_outcomes(version: str, call: Any, outcomes: tuple[Any, ...]) -> None:
+    expected = dict(zip(sorted(RULE_SETS), outcomes, strict=True))[version]
+    with rules(RULE_SETS[version]):
+        assert outcome(call, fs) == expected
+
+
+@pytest.mark.parametrize("call", [k[1] for k in KNOWN], ids=[k[0] for k in KNOWN])
+def test_rule_cases_match_the_running_stdlib(call: Any) -> None:
+    same(call)
+
+
+@pytest.mark.parametrize("version", sorted(RULE_SETS))
+def test_probe_reads_back_each_rule_set(version: str) -> None:
+    # ferrosock under a forced rule set stands in for that release's stdlib: the probe must
+    # find exactly the rules it runs by.
+    with rules(RULE_SETS[version]):
+        assert fs._probe_rules(fs) == RULE_SETS[version]
+
+
+def test_installed_rules_are_the_running_stdlibs() -> None:
+    assert _native.struct_rules() == fs._probe_rules(std)
+    assert fs._probe_rules(std) == fs._probe_rules()
+
+
+def test_set_rules_rejects_a_template_without_placeholders() -> None:
+    with pytest.raises(ValueError, match="must contain"):
+        _native.struct_set_rules(**{**RULES_3_13, "unexpected_keyword": "bad keyword"})
+    assert _native.struct_rules() == fs._probe_rules(std)
+
+
+@pytest.mark.parametrize(
+    ("call", "outcomes"), [(k[1], k[2:]) for k in KNOWN], ids=[k[0] for k in KNOWN]
+)
+def test_pinned_outcomes_are_the_stdlibs(call: Any, outcomes: tuple[Any, ...]) -> None:
+    # Proves the table right on each interpreter whose stdlib has one of the pinned sets.
+    running = fs._probe_rules(std)
+    versions = [v for v, r in sorted(RULE_SETS.items()) if r == running]
+    if not versions:
+        pytest.skip("the running stdlib has none of the pinned rule sets")
+    assert outcome(call, std) == dict(zip(sorted(RULE_SETS), outcomes, strict=True))[versions[0]]

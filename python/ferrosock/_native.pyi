@@ -72,6 +72,17 @@ def struct_unpack_from(
 def struct_iter_unpack(format: str | bytes, buffer: ReadableBuffer, /) -> unpack_iterator: ...  # noqa: A002
 def struct_calcsize(format: str | bytes, /) -> int: ...  # noqa: A002
 def struct_clearcache() -> None: ...
+def struct_set_rules(
+    *,
+    named_small_ranges: bool,
+    overflow_out_of_range: bool,
+    std_long_long_overflow_propagates: bool,
+    empty_pascal_length: int,
+    empty_pascal_unpacks: bool,
+    unexpected_keyword: str,
+    repr_shows_format: bool,
+) -> None: ...
+def struct_rules() -> dict[str, Any]: ...
 
 # --- socketserver: sockserver.rs ---------------------------------------------------------
 

@@ -1,6 +1,7 @@
-//! Packing and unpacking of single values, code by code, with CPython 3.11's value
-//! semantics: `__index__` for integer codes, `PyFloat_AsDouble` for float codes, truthiness
-//! for `?`, and the exception classes and messages `Modules/_struct.c` raises.
+//! Packing and unpacking of single values, code by code, with CPython's value semantics:
+//! `__index__` for integer codes, `PyFloat_AsDouble` for float codes, truthiness for `?`,
+//! and the exception classes and messages `Modules/_struct.c` raises. Where releases differ
+//! (integer range errors, empty `0p` fields) the error paths ask `rules.rs`.
 //!
 //! The numeric encodings (binary16, checked binary32, fixed-width integers in either byte
 //! order) are plain Rust at the top of the file; the functions below them convert Python
@@ -15,6 +16,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 
 use super::format::{Code, Op, Program, Read, Step};
+use super::rules;
 
 // ---------------------------------------------------------------------------------------
 // Pure numeric encodings
@@ -137,18 +139,6 @@ pub fn sign_extend(v: u64, size: usize) -> i64 {
     ((v << shift) as i64) >> shift
 }
 
-/// The range message `_range_error` builds for an item of `size` bytes.
-fn range_message(ch: u8, size: usize, unsigned: bool) -> String {
-    let ulargest: u64 = u64::MAX >> (64 - 8 * size as u32);
-    let ch = char::from(ch);
-    if unsigned {
-        format!("'{ch}' format requires 0 <= number <= {ulargest}")
-    } else {
-        let largest = (ulargest >> 1) as i64;
-        format!("'{ch}' format requires {} <= number <= {largest}", !largest)
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Python conversions
 // ---------------------------------------------------------------------------------------
@@ -192,12 +182,13 @@ fn as_pylong<'py>(v: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     }
 }
 
-/// Calls a `PyLong_As*` conversion on `v` (after `get_pylong`), turning `OverflowError`
-/// into struct.error("argument out of range") as `get_long` and friends do.
+/// Calls a `PyLong_As*` conversion on `v` (after `get_pylong`), reporting an
+/// `OverflowError` for `code` as the rules in force say (`get_long` and friends).
 /// `conv` must be one of CPython's `PyLong_As*` functions (see the SAFETY note at the call).
 #[inline(always)]
 fn convert<T: Copy + PartialEq>(
     v: &Bound<'_, PyAny>,
+    code: &Code,
     conv: unsafe extern "C" fn(*mut ffi::PyObject) -> T,
     failed: T,
 ) -> PyResult<T> {
@@ -209,37 +200,41 @@ fn convert<T: Copy + PartialEq>(
         if x != failed || unsafe { ffi::PyErr_Occurred() }.is_null() {
             return Ok(x);
         }
-        return Err(out_of_range(py));
+        return Err(overflow_error(py, fetch(py), code));
     }
     let n = as_pylong(v)?;
     // SAFETY: n is a live int.
     let x = unsafe { conv(n.as_ptr()) };
     // SAFETY: only reads the thread's error indicator.
     if x == failed && !unsafe { ffi::PyErr_Occurred() }.is_null() {
-        return Err(out_of_range(py));
+        return Err(overflow_error(py, fetch(py), code));
     }
     Ok(x)
 }
 
-fn out_of_range(py: Python<'_>) -> PyErr {
-    let err = fetch(py);
-    if err.is_instance_of::<PyOverflowError>(py) {
-        struct_error("argument out of range")
-    } else {
-        err
+/// `err`, raised converting an int for `code`, as the rules in force report it: an
+/// `OverflowError` becomes struct.error with the rules' message (or stays, if they say so).
+#[cold]
+fn overflow_error(py: Python<'_>, err: PyErr, code: &Code) -> PyErr {
+    if !err.is_instance_of::<PyOverflowError>(py) {
+        return err;
+    }
+    match rules::current().overflow_message(code) {
+        Some(msg) => struct_error(msg),
+        None => err,
     }
 }
 
 #[inline]
 #[allow(clippy::useless_conversion)] // NOTE: c_long is i32 on other targets
-fn get_long(v: &Bound<'_, PyAny>) -> PyResult<i64> {
-    convert(v, ffi::PyLong_AsLong, -1).map(i64::from)
+fn get_long(v: &Bound<'_, PyAny>, code: &Code) -> PyResult<i64> {
+    convert(v, code, ffi::PyLong_AsLong, -1).map(i64::from)
 }
 
 #[inline]
 #[allow(clippy::useless_conversion)] // NOTE: c_ulong is u32 on other targets
-fn get_ulong(v: &Bound<'_, PyAny>) -> PyResult<u64> {
-    convert(v, ffi::PyLong_AsUnsignedLong, c_ulong::MAX).map(u64::from)
+fn get_ulong(v: &Bound<'_, PyAny>, code: &Code) -> PyResult<u64> {
+    convert(v, code, ffi::PyLong_AsUnsignedLong, c_ulong::MAX).map(u64::from)
 }
 
 /// `PyFloat_AsDouble`, with any failure reported as struct.error, as `_struct.c` does.
@@ -340,9 +335,10 @@ fn pack_ints<const N: usize>(
     Ok(())
 }
 
+/// struct.error for a value of `code` outside its range, worded as the rules in force say.
 #[cold]
-fn range_error(code: &Code, unsigned: bool) -> PyErr {
-    struct_error(range_message(code.ch, code.size, unsigned))
+fn range_error(code: &Code) -> PyErr {
+    struct_error(rules::current().range_message(code))
 }
 
 /// `np_char`: a bytes object (or subclass) of length 1.
@@ -398,62 +394,60 @@ fn pack_code(code: &Code, args: &[Bound<'_, PyAny>], field: &mut [u8]) -> PyResu
             Ok(t as u64)
         }),
         Op::Byte => pack_ints::<1>(field, args, be, |v| {
-            let x = get_long(v)?;
+            let x = get_long(v, code)?;
             if !(-128..=127).contains(&x) {
-                return Err(struct_error("byte format requires -128 <= number <= 127"));
+                return Err(range_error(code));
             }
             Ok(x as u64)
         }),
         Op::UByte => pack_ints::<1>(field, args, be, |v| {
-            let x = get_long(v)?;
+            let x = get_long(v, code)?;
             if !(0..=255).contains(&x) {
-                return Err(struct_error("ubyte format requires 0 <= number <= 255"));
+                return Err(range_error(code));
             }
             Ok(x as u64)
         }),
         Op::Short => pack_ints::<2>(field, args, be, |v| {
-            let x = get_long(v)?;
+            let x = get_long(v, code)?;
             if !(-32768..=32767).contains(&x) {
-                return Err(struct_error(
-                    "short format requires -32768 <= number <= 32767",
-                ));
+                return Err(range_error(code));
             }
             Ok(x as u64)
         }),
         Op::UShort => pack_ints::<2>(field, args, be, |v| {
-            let x = get_long(v)?;
+            let x = get_long(v, code)?;
             if !(0..=65535).contains(&x) {
-                return Err(struct_error("ushort format requires 0 <= number <= 65535"));
+                return Err(range_error(code));
             }
             Ok(x as u64)
         }),
         Op::Int => pack_ints::<4>(field, args, be, |v| {
-            let x = get_long(v)?;
+            let x = get_long(v, code)?;
             if LONG > size_of::<c_int>() && i32::try_from(x).is_err() {
-                return Err(range_error(code, false));
+                return Err(range_error(code));
             }
             Ok(x as u64)
         }),
         Op::UInt => pack_ints::<4>(field, args, be, |v| {
-            let x = get_ulong(v)?;
+            let x = get_ulong(v, code)?;
             if LONG > size_of::<c_int>() && x > u64::from(u32::MAX) {
-                return Err(range_error(code, true));
+                return Err(range_error(code));
             }
             Ok(x)
         }),
-        Op::Long => pack_ints::<LONG>(field, args, be, |v| Ok(get_long(v)? as u64)),
-        Op::ULong => pack_ints::<LONG>(field, args, be, get_ulong),
+        Op::Long => pack_ints::<LONG>(field, args, be, |v| Ok(get_long(v, code)? as u64)),
+        Op::ULong => pack_ints::<LONG>(field, args, be, |v| get_ulong(v, code)),
         Op::SSize => pack_ints::<{ size_of::<isize>() }>(field, args, be, |v| {
-            Ok(convert(v, ffi::PyLong_AsSsize_t, -1)? as u64)
+            Ok(convert(v, code, ffi::PyLong_AsSsize_t, -1)? as u64)
         }),
         Op::Size => pack_ints::<{ size_of::<usize>() }>(field, args, be, |v| {
-            Ok(convert(v, ffi::PyLong_AsSize_t, usize::MAX)? as u64)
+            Ok(convert(v, code, ffi::PyLong_AsSize_t, usize::MAX)? as u64)
         }),
         Op::LongLong => pack_ints::<LONGLONG>(field, args, be, |v| {
-            Ok(convert(v, ffi::PyLong_AsLongLong, -1)? as u64)
+            Ok(convert(v, code, ffi::PyLong_AsLongLong, -1)? as u64)
         }),
         Op::ULongLong => pack_ints::<LONGLONG>(field, args, be, |v| {
-            convert(v, ffi::PyLong_AsUnsignedLongLong, u64::MAX)
+            convert(v, code, ffi::PyLong_AsUnsignedLongLong, u64::MAX)
         }),
         Op::VoidP => pack_ints::<{ size_of::<usize>() }>(field, args, be, |v| {
             let n = as_pylong(v)?;
@@ -469,13 +463,13 @@ fn pack_code(code: &Code, args: &[Bound<'_, PyAny>], field: &mut [u8]) -> PyResu
             // lp_int / bp_int: 2-byte items are range checked, 4-byte ones only where a C
             // long is wider than 4 bytes.
             let conv = |v: &Bound<'_, PyAny>| {
-                let x = get_long(v)?;
+                let x = get_long(v, code)?;
                 let out = match code.size {
                     2 => i16::try_from(x).is_err(),
                     _ => LONG != 4 && i32::try_from(x).is_err(),
                 };
                 if out {
-                    return Err(range_error(code, false));
+                    return Err(range_error(code));
                 }
                 Ok(x as u64)
             };
@@ -486,9 +480,9 @@ fn pack_code(code: &Code, args: &[Bound<'_, PyAny>], field: &mut [u8]) -> PyResu
         }
         Op::StdUInt => {
             let conv = |v: &Bound<'_, PyAny>| {
-                let x = get_ulong(v)?;
+                let x = get_ulong(v, code)?;
                 if code.size < LONG && x >> (8 * code.size) != 0 {
-                    return Err(range_error(code, true));
+                    return Err(range_error(code));
                 }
                 Ok(x)
             };
@@ -498,15 +492,16 @@ fn pack_code(code: &Code, args: &[Bound<'_, PyAny>], field: &mut [u8]) -> PyResu
             }
         }
         // `_PyLong_AsByteArray` semantics: its OverflowError ("int too big to convert",
-        // "can't convert negative int to unsigned") propagates, which is also what
-        // PyLong_AsLongLong / PyLong_AsUnsignedLongLong raise.
+        // "can't convert negative int to unsigned", which PyLong_AsLongLong and
+        // PyLong_AsUnsignedLongLong raise too) propagates or becomes a range error, as the
+        // rules say.
         Op::StdLongLong => pack_ints::<8>(field, args, be, |v| {
             let n = as_pylong(v)?;
             // SAFETY: n is a live int; returns -1 with an error set on failure.
             let x = unsafe { ffi::PyLong_AsLongLong(n.as_ptr()) };
             // SAFETY: only reads the thread's error indicator.
             if x == -1 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
-                return Err(fetch(v.py()));
+                return Err(overflow_error(v.py(), fetch(v.py()), code));
             }
             Ok(x as u64)
         }),
@@ -516,7 +511,7 @@ fn pack_code(code: &Code, args: &[Bound<'_, PyAny>], field: &mut [u8]) -> PyResu
             let x = unsafe { ffi::PyLong_AsUnsignedLongLong(n.as_ptr()) };
             // SAFETY: only reads the thread's error indicator.
             if x == u64::MAX && !unsafe { ffi::PyErr_Occurred() }.is_null() {
-                return Err(fetch(v.py()));
+                return Err(overflow_error(v.py(), fetch(v.py()), code));
             }
             Ok(x)
         }),
@@ -559,10 +554,10 @@ pub fn pack_values(prog: &Program, args: &[Bound<'_, PyAny>], dst: &mut [u8]) ->
         pack_code(code, vals, field)?;
         i += code.repeat;
         if code.op == Op::Pascal && code.size == 0 && code.offset < dst.len() {
-            // CPython writes the length byte of an empty `0p` field (0xff) at the field's
-            // offset; later items may overwrite it. Past the struct's end it writes out of
-            // bounds, which is not reproduced.
-            dst[code.offset] = 0xff;
+            // CPython writes the length byte of an empty `0p` field (0xff, or 0 from 3.13:
+            // see `Rules`) at the field's offset; later items may overwrite it. Past the
+            // struct's end it writes out of bounds, which is not reproduced.
+            dst[code.offset] = rules::empty_pascal_length();
         }
     }
     Ok(())
@@ -626,6 +621,22 @@ fn bytes(data: &[u8]) -> *mut ffi::PyObject {
     unsafe { ffi::PyBytes_FromStringAndSize(data.as_ptr().cast(), data.len() as ffi::Py_ssize_t) }
 }
 
+/// The value of an empty `0p` field: `b''`, or (up to 3.12, see `Rules`) the SystemError of
+/// CPython asking `PyBytes_FromStringAndSize` for -1 bytes.
+#[cold]
+fn empty_pascal(py: Python<'_>) -> PyResult<*mut ffi::PyObject> {
+    if !rules::empty_pascal_unpacks() {
+        return Err(PySystemError::new_err(
+            "Negative size passed to PyBytes_FromStringAndSize",
+        ));
+    }
+    let v = bytes(&[]);
+    if v.is_null() {
+        return Err(fetch(py));
+    }
+    Ok(v)
+}
+
 /// Unpacks the values of one code from `field` into `out` (its `repeat` slots, one for
 /// `s`/`p`).
 #[inline(always)]
@@ -649,10 +660,8 @@ fn unpack_code(
         }
         Op::Pascal => {
             let Some((&len, rest)) = field.split_first() else {
-                // `0p`: CPython asks PyBytes_FromStringAndSize for -1 bytes.
-                return Err(PySystemError::new_err(
-                    "Negative size passed to PyBytes_FromStringAndSize",
-                ));
+                out[0] = empty_pascal(py)?;
+                return Ok(());
             };
             let v = bytes(&rest[..usize::from(len).min(rest.len())]);
             if v.is_null() {
@@ -767,10 +776,8 @@ fn unpack_steps(
             Read::Pascal => {
                 let field = src.get(at..at + st.len).ok_or_else(internal_error)?;
                 let Some((&len, rest)) = field.split_first() else {
-                    // `0p`: CPython asks PyBytes_FromStringAndSize for -1 bytes.
-                    return Err(PySystemError::new_err(
-                        "Negative size passed to PyBytes_FromStringAndSize",
-                    ));
+                    *slot = empty_pascal(py)?;
+                    continue;
                 };
                 bytes(&rest[..usize::from(len).min(rest.len())])
             }
@@ -867,21 +874,5 @@ mod tests {
         assert_eq!(h, [0xcd, 0xab]);
         assert_eq!(sign_extend(0x80, 1), -128);
         assert_eq!(sign_extend(u64::MAX, 8), -1);
-    }
-
-    #[test]
-    fn range_messages_match_cpython() {
-        assert_eq!(
-            range_message(b'i', 4, false),
-            "'i' format requires -2147483648 <= number <= 2147483647"
-        );
-        assert_eq!(
-            range_message(b'H', 2, true),
-            "'H' format requires 0 <= number <= 65535"
-        );
-        assert_eq!(
-            range_message(b'L', 4, true),
-            "'L' format requires 0 <= number <= 4294967295"
-        );
     }
 }

@@ -189,7 +189,7 @@ fn expand(codes: &[Code], len: usize) -> Option<Vec<Step>> {
     Some(steps)
 }
 
-/// Why a format does not compile. The messages are CPython 3.11's.
+/// Why a format does not compile. The messages are CPython's (the same in 3.11 to 3.13).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FormatError {
     EmbeddedNull,

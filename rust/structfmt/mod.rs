@@ -14,6 +14,7 @@
 
 mod codec;
 mod format;
+mod rules;
 
 use std::ffi::{c_int, CStr};
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -87,7 +88,7 @@ impl ProgramSlot {
 
 /// Struct(format) --> compiled struct object
 ///
-/// A drop-in for the stdlib's struct.Struct (CPython 3.11's _struct.Struct): the same
+/// A drop-in for the stdlib's struct.Struct (the running interpreter's): the same
 /// attributes (format, a str; size), methods, errors and subclassing, plus pack_many() and
 /// unpack_many(). __init__ may be called again to recompile, as in the stdlib.
 /// Deviation: the length byte of an empty '0p' field is never written past the end of the
@@ -147,6 +148,18 @@ impl Struct {
     #[getter]
     fn size(&self) -> isize {
         self.program().map_or(-1, |p| p.size as isize)
+    }
+
+    /// `Struct('<h')` where the stdlib's Struct shows its format (3.13 on), else the
+    /// default `<ferrosock.struct.Struct object at 0x...>`.
+    fn __repr__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        if rules::current().repr_shows_format {
+            let format = PyString::new(py, slf.get().program().map_or("", |p| p.format.as_str()));
+            let text = format!("{}({})", slf.get_type().name()?, format.repr()?);
+            return Ok(PyString::new(py, &text).into_any());
+        }
+        py.get_type::<PyAny>().getattr("__repr__")?.call1((slf,))
     }
 
     /// S.__sizeof__() -> size of S in memory, in bytes
@@ -238,8 +251,8 @@ fn no_keywords(kwnames: *mut ffi::PyObject, fname: &str) -> PyResult<()> {
     Ok(())
 }
 
-/// Argument parsing as Argument Clinic's `_PyArg_UnpackKeywords` does it in CPython 3.11,
-/// for signatures `fname(<posonly>, /, names...)` where the first `required` parameters are
+/// Argument parsing as Argument Clinic's `_PyArg_UnpackKeywords` does it (the wording of an
+/// unknown keyword follows the rules in force), for signatures `fname(<posonly>, /, names...)` where the first `required` parameters are
 /// required, including its error messages. Returns the positional-or-keyword parameters.
 fn parse_keywords<'a, 'py, const N: usize>(
     fname: &str,
@@ -315,9 +328,9 @@ fn parse_keywords<'a, 'py, const N: usize>(
                 return Err(PyTypeError::new_err("keywords must be strings"));
             };
             if !names.iter().any(|n| k == *n) {
-                return Err(PyTypeError::new_err(format!(
-                    "'{k}' is an invalid keyword argument for {fname}()"
-                )));
+                return Err(PyTypeError::new_err(
+                    rules::current().unexpected_keyword_message(fname, &k.to_string_lossy()),
+                ));
             }
         }
     }
@@ -1185,6 +1198,68 @@ unsafe fn f_clearcache(
 }
 
 // ---------------------------------------------------------------------------------------
+// The rules that differ between CPython releases (rules.rs)
+// ---------------------------------------------------------------------------------------
+
+/// Installs the rule set `ferrosock.struct` probed from the running interpreter's `_struct`
+/// (each argument is a field of `rules::Rules`); every later call follows it.
+#[pyfunction]
+#[pyo3(signature = (
+    *,
+    named_small_ranges,
+    overflow_out_of_range,
+    std_long_long_overflow_propagates,
+    empty_pascal_length,
+    empty_pascal_unpacks,
+    unexpected_keyword,
+    repr_shows_format,
+))]
+#[allow(clippy::too_many_arguments)] // NOTE: one keyword per rule, all required
+fn struct_set_rules(
+    named_small_ranges: bool,
+    overflow_out_of_range: bool,
+    std_long_long_overflow_propagates: bool,
+    empty_pascal_length: u8,
+    empty_pascal_unpacks: bool,
+    unexpected_keyword: String,
+    repr_shows_format: bool,
+) -> PyResult<()> {
+    if !(unexpected_keyword.contains("{fname}") && unexpected_keyword.contains("{name}")) {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "unexpected_keyword must contain {fname} and {name}",
+        ));
+    }
+    rules::install(rules::Rules {
+        named_small_ranges,
+        overflow_out_of_range,
+        std_long_long_overflow_propagates,
+        empty_pascal_length,
+        empty_pascal_unpacks,
+        unexpected_keyword: unexpected_keyword.into(),
+        repr_shows_format,
+    });
+    Ok(())
+}
+
+/// The rule set in force, as the keyword arguments of `struct_set_rules`.
+#[pyfunction]
+fn struct_rules(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let r = rules::current();
+    let d = PyDict::new(py);
+    d.set_item("named_small_ranges", r.named_small_ranges)?;
+    d.set_item("overflow_out_of_range", r.overflow_out_of_range)?;
+    d.set_item(
+        "std_long_long_overflow_propagates",
+        r.std_long_long_overflow_propagates,
+    )?;
+    d.set_item("empty_pascal_length", r.empty_pascal_length)?;
+    d.set_item("empty_pascal_unpacks", r.empty_pascal_unpacks)?;
+    d.set_item("unexpected_keyword", r.unexpected_keyword.as_ref())?;
+    d.set_item("repr_shows_format", r.repr_shows_format)?;
+    Ok(d)
+}
+
+// ---------------------------------------------------------------------------------------
 // Registration
 // ---------------------------------------------------------------------------------------
 
@@ -1220,6 +1295,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Struct>()?;
     m.add_class::<UnpackIter>()?;
+    m.add_function(wrap_pyfunction!(struct_set_rules, m)?)?;
+    m.add_function(wrap_pyfunction!(struct_rules, m)?)?;
 
     let methods: [(&'static CStr, ffi::PyMethodDefPointer, c_int, &'static CStr); 7] = [
         (
