@@ -32,7 +32,7 @@ from time import monotonic as _time
 from typing import Any
 
 from ferrosock import _native
-from ferrosock._socket import socket as _socket
+from ferrosock._socket_class import socket as _socket
 
 __all__ = list(_std.__all__)
 
