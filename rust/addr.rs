@@ -11,9 +11,12 @@ use pyo3::types::{PyBytes, PyList, PyString};
 
 use crate::batch::{collect_fixed, new_list};
 use crate::buffer::{ascii_str, str_bytes, ByteView};
-use crate::errors::{arg_type_error, os_error_from_errno, type_name};
+use crate::errors::{arg_type_error, os_error_from_errno, type_name, with_context};
 
+mod rules;
 mod v6scan;
+
+use rules::{int_range_error, rules, sole_str_arg_error};
 
 const AF_INET: i32 = libc::AF_INET;
 const AF_INET6: i32 = libc::AF_INET6;
@@ -118,39 +121,39 @@ fn strtoul_base0(s: &[u8]) -> (Option<u64>, usize) {
 /// glibc `inet_pton(AF_INET)`: exactly four decimal parts, each at most 255, without
 /// leading zeros, and nothing else.
 pub fn parse_inet_pton4(s: &[u8]) -> Option<[u8; 4]> {
-    // Part by part rather than byte by byte: at most three digits each, so no running
-    // overflow check is needed and the common case takes few branches.
-    let digit = |i: usize| -> Option<u8> {
-        let d = s.get(i)?.wrapping_sub(b'0');
-        (d < 10).then_some(d)
-    };
+    // "0.0.0.0" to "255.255.255.255".
+    if !(7..=15).contains(&s.len()) {
+        return None;
+    }
+    // A NUL-padded copy: NUL is neither a digit nor a dot, so each part's digits can be
+    // read four at a time without bounds tests (`& 15` keeps the indexes provably in
+    // range; no valid part starts past byte 12), and a NUL inside `s` stops a part as
+    // any other byte does. Part by part, at most three digits each: no running overflow
+    // check, and few branches in the common case.
+    let mut text = [0u8; 16];
+    text[..s.len()].copy_from_slice(s);
+    let digit = |i: usize| u32::from(text[i & 15].wrapping_sub(b'0'));
     let mut out = [0u8; 4];
     let mut i = 0usize;
     for (k, octet) in out.iter_mut().enumerate() {
         if k > 0 {
-            if s.get(i) != Some(&b'.') {
+            if text[i & 15] != b'.' {
                 return None;
             }
             i += 1;
         }
-        let d0 = digit(i)?;
-        i += 1;
-        let mut v = u32::from(d0);
-        if let Some(d1) = digit(i) {
-            if d0 == 0 {
-                return None;
-            }
-            v = v * 10 + u32::from(d1);
-            i += 1;
-            if let Some(d2) = digit(i) {
-                v = v * 10 + u32::from(d2);
-                i += 1;
-                if v > 255 || digit(i).is_some() {
-                    return None;
-                }
-            }
-        }
-        *octet = v as u8;
+        let (d0, d1, d2) = (digit(i), digit(i + 1), digit(i + 2));
+        let (value, len) = match (d0 < 10, d1 < 10, d2 < 10) {
+            (false, _, _) => return None,
+            (true, false, _) => (d0, 1),
+            // glibc refuses a leading zero ("01"), and a fourth digit is never <= 255.
+            _ if d0 == 0 => return None,
+            (true, true, false) => (d0 * 10 + d1, 2),
+            (true, true, true) if digit(i + 3) >= 10 => (d0 * 100 + d1 * 10 + d2, 3),
+            (true, true, true) => return None,
+        };
+        *octet = u8::try_from(value).ok()?;
+        i += len;
     }
     (i == s.len()).then_some(out)
 }
@@ -454,6 +457,15 @@ fn c_string_arg<'a>(obj: &'a Bound<'_, PyAny>, func: &str, pos: usize) -> PyResu
     str_bytes(s)
 }
 
+/// [`c_string_arg`] for `inet_aton`, whose only argument's `TypeError` follows the
+/// interpreter's rules ([`rules`]).
+fn aton_string_arg<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+    match obj.cast::<PyString>() {
+        Ok(s) => str_bytes(s),
+        Err(_) => Err(sole_str_arg_error(rules().aton_str, "inet_aton", obj)),
+    }
+}
+
 /// `ValueError("embedded null character")` if `s` has a NUL (CPython checks that before
 /// parsing, so it wins over a parse error), else `err`.
 fn nul_error_or(s: &[u8], err: PyErr) -> PyErr {
@@ -531,7 +543,7 @@ fn pton_error(s: &[u8]) -> PyErr {
 #[pyfunction]
 #[pyo3(signature = (ip_string, /))]
 fn inet_aton<'py>(ip_string: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-    let s = c_string_arg(ip_string, "inet_aton", 1)?;
+    let s = aton_string_arg(ip_string)?;
     let packed = aton_checked(s)?;
     Ok(PyBytes::new(ip_string.py(), &packed))
 }
@@ -631,33 +643,86 @@ fn inet_ntop<'py>(
     })
 }
 
-/// `htons`/`ntohs` argument rules: `i` format, then a 16-bit range check.
-fn short_arg(x: &Bound<'_, PyAny>, func: &str) -> PyResult<u16> {
-    let v = c_int_arg(x)?;
-    if v < 0 {
-        return Err(PyOverflowError::new_err(format!(
-            "{func}: can't convert negative Python int to C 16-bit unsigned integer"
-        )));
+/// The `htons`/`ntohs` error for an argument `PyLong_AsLongAndOverflow` turned into `v`
+/// and `overflow`: the C `int` conversion's error, which follows the interpreter's rules
+/// ([`rules`]), then the 16-bit range check of `socketmodule.c`.
+#[cold]
+#[inline(never)]
+fn short_arg_error(py: Python<'_>, v: libc::c_long, overflow: libc::c_int, func: &str) -> PyErr {
+    let parser = rules().short_int;
+    if overflow != 0 {
+        return int_range_error(parser, false, overflow < 0);
     }
-    u16::try_from(v).map_err(|_| {
+    if v == -1 {
+        // A TypeError (no `__index__`) or whatever `__index__` raised.
+        if let Some(err) = PyErr::take(py) {
+            return err;
+        }
+    }
+    if libc::c_int::try_from(v).is_err() {
+        return int_range_error(parser, true, v < 0);
+    }
+    if v < 0 {
+        PyOverflowError::new_err(format!(
+            "{func}: can't convert negative Python int to C 16-bit unsigned integer"
+        ))
+    } else {
         PyOverflowError::new_err(format!(
             "{func}: Python int too large to convert to C 16-bit unsigned integer"
         ))
-    })
+    }
+}
+
+/// `htons`/`ntohs` (the same byte swap both ways) as `METH_O` C functions, like the
+/// stdlib's since 3.13 and like `htonl` here: through `#[pyfunction]`'s fastcall argument
+/// parsing they took 1.5x the stdlib's time on 3.13. The conversion is one C call
+/// (`PyLong_AsLongAndOverflow`, which `PyLong_AsLong` and the stdlib's `PyLong_AsInt`
+/// both wrap), and every error is built off the hot path.
+///
+/// # Safety
+/// Called by CPython with the GIL held and `arg` a valid object. Nothing here can panic
+/// (integer arithmetic, C API calls, and exception construction), so no unwinding can
+/// reach C.
+#[inline(always)]
+unsafe fn swap16_arg(arg: *mut ffi::PyObject, func: &str) -> *mut ffi::PyObject {
+    let mut overflow: libc::c_int = 0;
+    // SAFETY: the caller guarantees the GIL and a valid `arg`; `overflow` is a live int.
+    // The function takes any object (honouring `__index__`) and reports failure as -1,
+    // with an exception set, or with `overflow` set for an int beyond a C long.
+    let v = unsafe { ffi::PyLong_AsLongAndOverflow(arg, &mut overflow) };
+    if let Ok(x) = u16::try_from(v) {
+        // `to_be` is `from_be`: one swap (or none on big-endian machines) either way.
+        // SAFETY: the GIL is held; PyLong_FromLong returns a new reference or NULL + error.
+        return unsafe { ffi::PyLong_FromLong(libc::c_long::from(x.to_be())) };
+    }
+    // SAFETY: CPython holds the GIL for the whole call, for as long as `py` is used.
+    let py = unsafe { Python::assume_attached() };
+    short_arg_error(py, v, overflow, func).restore(py);
+    std::ptr::null_mut()
 }
 
 /// Mirrors `socket.htons(x)`.
-#[pyfunction]
-#[pyo3(signature = (x, /))]
-fn htons(x: &Bound<'_, PyAny>) -> PyResult<u16> {
-    Ok(short_arg(x, "htons")?.to_be())
+///
+/// # Safety
+/// Only CPython calls it, through its `METH_O` definition: GIL held, `arg` a valid object.
+unsafe extern "C" fn htons_o(
+    _m: *mut ffi::PyObject,
+    arg: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls METH_O functions with the GIL held and a valid argument.
+    unsafe { swap16_arg(arg, "htons") }
 }
 
 /// Mirrors `socket.ntohs(x)`.
-#[pyfunction]
-#[pyo3(signature = (x, /))]
-fn ntohs(x: &Bound<'_, PyAny>) -> PyResult<u16> {
-    Ok(u16::from_be(short_arg(x, "ntohs")?))
+///
+/// # Safety
+/// Only CPython calls it, through its `METH_O` definition: GIL held, `arg` a valid object.
+unsafe extern "C" fn ntohs_o(
+    _m: *mut ffi::PyObject,
+    arg: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls METH_O functions with the GIL held and a valid argument.
+    unsafe { swap16_arg(arg, "ntohs") }
 }
 
 /// `htonl`/`ntohl` as `METH_O` C functions, like the stdlib's. Through `#[pyfunction]`'s
@@ -670,6 +735,7 @@ fn ntohs(x: &Bound<'_, PyAny>) -> PyResult<u16> {
 /// # Safety
 /// Called by CPython with the GIL held and `arg` a valid object. Nothing here can panic
 /// (integer arithmetic and C API calls only), so no unwinding can reach C.
+#[inline(always)]
 unsafe fn swap32_arg(arg: *mut ffi::PyObject, to_be: bool) -> *mut ffi::PyObject {
     // SAFETY: the caller guarantees the GIL and a valid `arg`.
     unsafe {
@@ -752,9 +818,40 @@ fn add_meth_o(
 #[pyfunction]
 #[pyo3(signature = (ip_strings, /))]
 fn inet_aton_many<'py>(ip_strings: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    if let Ok(list) = ip_strings.cast::<PyList>() {
+        return aton_list(list);
+    }
     collect_fixed(ip_strings, 4, |item, out| {
-        let s = c_string_arg(item, "inet_aton", 1)?;
+        let s = aton_string_arg(item)?;
         out.copy_from_slice(&aton_checked(s)?);
+        Ok(())
+    })
+}
+
+/// [`inet_aton_many`] of a list, the common case, without the general walk's per-item
+/// reference counting and size re-reads: the items are read as borrowed pointers
+/// straight into the result. That is sound because no Python code can run inside the
+/// loop, so nothing can change the list: reading a `str`'s bytes and parsing them call
+/// none, and the first error (whose construction could) ends the loop. Callgrind, 3.13,
+/// 100,000 addresses: 277 instructions per address through the general walk, 224 here.
+fn aton_list<'py>(list: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyBytes>> {
+    let py = list.py();
+    let n = list.len();
+    PyBytes::new_with(py, n.saturating_mul(4), |buf| {
+        for (i, slot) in buf.chunks_exact_mut(4).enumerate() {
+            // SAFETY: i < n, the list's size, which cannot change while this loop runs (see
+            // above), so the slot holds a valid reference that the list keeps alive.
+            let item = unsafe {
+                pyo3::Borrowed::from_ptr(
+                    py,
+                    ffi::PyList_GET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t),
+                )
+            };
+            let packed = aton_string_arg(&item)
+                .and_then(aton_checked)
+                .map_err(|e| with_context(py, e, &format!(" (at index {i})")))?;
+            slot.copy_from_slice(&packed);
+        }
         Ok(())
     })
 }
@@ -820,8 +917,19 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(inet_ntoa, m)?)?;
     m.add_function(wrap_pyfunction!(inet_pton, m)?)?;
     m.add_function(wrap_pyfunction!(inet_ntop, m)?)?;
-    m.add_function(wrap_pyfunction!(htons, m)?)?;
-    m.add_function(wrap_pyfunction!(ntohs, m)?)?;
+    rules::register(m)?;
+    add_meth_o(
+        m,
+        c"htons",
+        c"htons(x, /)\n--\n\nConvert a 16-bit unsigned integer from host to network byte order.",
+        htons_o,
+    )?;
+    add_meth_o(
+        m,
+        c"ntohs",
+        c"ntohs(x, /)\n--\n\nConvert a 16-bit unsigned integer from network to host byte order.",
+        ntohs_o,
+    )?;
     add_meth_o(
         m,
         c"htonl",
@@ -892,6 +1000,65 @@ mod tests {
             None
         );
         assert_eq!(parse_inet_pton6(b"1:2\x003:4:5:6:7:8"), None);
+    }
+
+    unsafe extern "C" {
+        /// `inet_pton(3)`; the `libc` crate does not bind it.
+        fn inet_pton(
+            af: libc::c_int,
+            src: *const libc::c_char,
+            dst: *mut libc::c_void,
+        ) -> libc::c_int;
+    }
+
+    /// glibc's own `inet_pton(AF_INET)`, the specification.
+    fn libc_pton4(s: &[u8]) -> Option<[u8; 4]> {
+        let text = std::ffi::CString::new(s).ok()?;
+        let mut out = [0u8; 4];
+        // SAFETY: `text` is NUL-terminated and `out` has room for an IPv4 address.
+        let ok = unsafe { inet_pton(libc::AF_INET, text.as_ptr(), out.as_mut_ptr().cast()) };
+        (ok == 1).then_some(out)
+    }
+
+    #[test]
+    fn pton4_agrees_with_glibc() {
+        let parts = [
+            "0", "00", "01", "1", "9", "10", "09", "99", "100", "199", "255", "256", "260", "999",
+            "1000", "0255", "", "a", " 1", "1 ", "+1",
+        ];
+        let mut text = Vec::new();
+        for a in parts {
+            for b in parts {
+                for c in ["0", "01", "255", "256", ""] {
+                    for d in parts {
+                        for tail in ["", ".", ".1", "\0", "x"] {
+                            text.clear();
+                            text.extend_from_slice(format!("{a}.{b}.{c}.{d}{tail}").as_bytes());
+                            let expected = if text.contains(&0) {
+                                None
+                            } else {
+                                libc_pton4(&text)
+                            };
+                            assert_eq!(parse_inet_pton4(&text), expected, "{text:?}");
+                        }
+                    }
+                }
+            }
+        }
+        for s in [
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..2.3",
+            "",
+            "1.2.3.4444",
+            "255.255.255.2555",
+        ] {
+            assert_eq!(
+                parse_inet_pton4(s.as_bytes()),
+                libc_pton4(s.as_bytes()),
+                "{s}"
+            );
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import example, given, strategies as st
 
 import ferrosock as fs
+from ferrosock import _native
 from tests._oracle import assert_same
 
 AF = [std.AF_INET, std.AF_INET6]
@@ -444,3 +445,111 @@ def test_empty_batches():
     assert fs.inet_ntoa_many(b"") == []
     assert fs.inet_pton_many(std.AF_INET6, []) == b""
     assert fs.inet_ntop_many(std.AF_INET6, b"") == []
+
+
+# --- the interpreter's argument rules ------------------------------------------------------
+# CPython 3.13 moved `_socket`'s functions to Argument Clinic, which changed two messages.
+# ferrosock picks the rule set by probing the running stdlib (rust/addr/rules.rs); the
+# differential tests above check the probed set, these pin both sets on any interpreter.
+
+GETARGS_SHORT_INT = {
+    2**31: "signed integer is greater than maximum",
+    -(2**31) - 1: "signed integer is less than minimum",
+    2**40: "signed integer is greater than maximum",
+    -(2**40): "signed integer is less than minimum",
+    2**70: "Python int too large to convert to C long",
+    -(2**70): "Python int too large to convert to C long",
+}
+CLINIC_SHORT_INT = dict.fromkeys(GETARGS_SHORT_INT, "Python int too large to convert to C int")
+ATON_STR = {
+    "getargs": "inet_aton() argument 1 must be str, not {}",
+    "clinic": "inet_aton() argument must be str, not {}",
+}
+
+
+@pytest.fixture
+def force_rules():
+    """Sets `_native._set_addr_rules` for one test and goes back to the probed rules."""
+    yield _native._set_addr_rules
+    _native._set_addr_rules(None, None)
+
+
+def stdlib_message(fn, *args):
+    try:
+        fn(*args)
+    except Exception as exc:
+        return str(exc)
+    raise AssertionError("the stdlib accepted it")
+
+
+def test_probed_rules_are_the_running_stdlibs():
+    short_int = {
+        GETARGS_SHORT_INT[2**31]: "getargs",
+        CLINIC_SHORT_INT[2**31]: "clinic",
+    }[stdlib_message(std.htons, 2**31)]
+    aton_str = {
+        ATON_STR["getargs"].format("None"): "getargs",
+        ATON_STR["clinic"].format("None"): "clinic",
+    }[stdlib_message(std.inet_aton, None)]
+    assert _native._addr_rules() == (short_int, aton_str)
+
+
+@pytest.mark.parametrize("parser", ["getargs", "clinic"])
+@pytest.mark.parametrize("name", ["htons", "ntohs"])
+def test_short_int_rules_pinned(force_rules, parser, name):
+    force_rules(parser, None)
+    assert _native._addr_rules()[0] == parser
+    fn = getattr(fs, name)
+    table = GETARGS_SHORT_INT if parser == "getargs" else CLINIC_SHORT_INT
+    for value, message in table.items():
+        for arg in (value, Index(value)):
+            with pytest.raises(OverflowError) as info:
+                fn(arg)
+            assert str(info.value) == message, (arg, parser)
+    # What both parsers agree on: the 16-bit range check after the C int conversion, the
+    # integer protocol's TypeError, and the results.
+    with pytest.raises(OverflowError, match=f"^{name}: can't convert negative Python int"):
+        fn(-1)
+    with pytest.raises(OverflowError, match=f"^{name}: Python int too large to convert to C 16"):
+        fn(2**16)
+    with pytest.raises(TypeError, match=r"^'float' object cannot be interpreted as an integer$"):
+        fn(1.0)
+    assert fn(0x1234) == fn(Index(0x1234)) == std.htons(0x1234)
+    assert fn(True) == std.htons(1)
+
+
+@pytest.mark.parametrize("parser", ["getargs", "clinic"])
+@pytest.mark.parametrize("bad", [b"1.2.3.4", bytearray(b"1"), 1, None])
+def test_aton_str_rules_pinned(force_rules, parser, bad):
+    force_rules(None, parser)
+    assert _native._addr_rules()[1] == parser
+    name = "None" if bad is None else type(bad).__name__
+    expected = ATON_STR[parser].format(name)
+    with pytest.raises(TypeError) as info:
+        fs.inet_aton(bad)
+    assert str(info.value) == expected
+    with pytest.raises(TypeError) as info:
+        fs.inet_aton_many(["1.2.3.4", bad])
+    assert str(info.value) == f"{expected} (at index 1)"
+    # inet_pton still goes through PyArg_ParseTuple on every interpreter: numbered.
+    with pytest.raises(TypeError, match=rf"^inet_pton\(\) argument 2 must be str, not {name}$"):
+        fs.inet_pton(std.AF_INET, bad)
+    assert fs.inet_aton("1.2.3.4") == b"\x01\x02\x03\x04"
+
+
+def test_rules_refuse_unknown_names(force_rules):
+    before = _native._addr_rules()
+    with pytest.raises(ValueError, match="unknown argument parser"):
+        force_rules("argparse", None)
+    assert _native._addr_rules() == before
+
+
+def test_byte_order_functions_are_meth_o_like_the_stdlibs():
+    # One C-level argument, positional only, as the stdlib's (METH_O since 3.13).
+    for name in ("htons", "ntohs", "htonl", "ntohl"):
+        fn = getattr(fs, name)
+        assert type(fn) is type(std.htons)
+        with pytest.raises(TypeError, match="takes no keyword arguments"):
+            fn(x=1)
+        with pytest.raises(TypeError, match=r"takes exactly one argument \(2 given\)"):
+            fn(1, 2)

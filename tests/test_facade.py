@@ -34,24 +34,31 @@ REIMPLEMENTED = {
 }
 
 STDLIB_PUBLIC = sorted(name for name in vars(std) if not name.startswith("_"))
+# Every name of the running interpreter's module, private helpers included, but not the
+# dunders that describe the module itself (`__name__`, `__file__`, `__all__`, ...).
+STDLIB_NAMES = sorted(
+    name for name in vars(std) if not (name.startswith("__") and name.endswith("__"))
+)
 
 
 def test_the_stdlib_name_list_is_not_trivially_small():
     # Guards the test below against an import mishap that would make it vacuous.
     assert len(STDLIB_PUBLIC) > 300
     assert {"AF_INET", "SOCK_STREAM", "getaddrinfo", "timeout", "SocketKind"} <= set(STDLIB_PUBLIC)
+    assert {"_GLOBAL_DEFAULT_TIMEOUT", "_intenum_converter", "_socket"} <= set(STDLIB_NAMES)
 
 
-@pytest.mark.parametrize("name", STDLIB_PUBLIC)
-def test_every_public_stdlib_name_is_there(name):
+@pytest.mark.parametrize("name", STDLIB_NAMES)
+def test_every_stdlib_name_is_there(name):
     ours = getattr(ferrosock, name)
     theirs = getattr(std, name)
     if name in REIMPLEMENTED:
         assert callable(ours)
         assert ours is not theirs
     else:
-        # Constants, enum members, exception classes and re-exported functions are the very
-        # same objects, so identity checks and `except` clauses keep working.
+        # Constants, enum members, exception classes, re-exported functions and the
+        # private helpers are the very same objects, so identity checks, `except` clauses
+        # and code reaching into the module keep working.
         assert ours is theirs
 
 
@@ -59,6 +66,9 @@ def test_private_names_code_relies_on():
     # The default of create_connection(timeout=...): wrappers pass it through.
     assert ferrosock._GLOBAL_DEFAULT_TIMEOUT is std._GLOBAL_DEFAULT_TIMEOUT
     assert ferrosock.errno.ECONNREFUSED == std.errno.ECONNREFUSED
+    # The C module, not ferrosock's own socket class module.
+    assert ferrosock._socket is std._socket
+    assert ferrosock._intenum_converter is std._intenum_converter
 
 
 def test_reimplemented_names_are_a_subset_of_the_stdlib():

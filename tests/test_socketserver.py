@@ -122,8 +122,17 @@ def test_seed_threading_tcp_server_unchanged(impl):
     assert open_fd_set() <= before
 
 
+def public_names(module) -> set[str]:
+    return {name for name in dir(module) if not name.startswith("_")}
+
+
 def test_exports_match_the_stdlib():
     assert fss.__all__ == std.__all__
+    # Exactly the running stdlib's public names, whatever its version added (3.12:
+    # ForkingUnixStreamServer, ForkingUnixDatagramServer); the rest are its own objects.
+    assert public_names(fss) == public_names(std)
+    for name in public_names(std) - set(std.__all__):
+        assert getattr(fss, name) is getattr(std, name), name
     for name in std.__all__:
         ours, theirs = getattr(fss, name), getattr(std, name)
         if name.endswith(("MixIn", "Handler")):
@@ -540,6 +549,81 @@ def test_forking_tcp_server(impl):
     assert name == b"socket"
     assert not server.active_children  # server_close reaped the child (block_on_close)
     assert open_fd_set() <= before
+
+
+class PidDatagram(std.DatagramRequestHandler):
+    def handle(self):
+        self.rfile.read()
+        self.wfile.write(b"%d %s\n" % (os.getpid(), type(self.socket).__name__.encode()))
+
+
+def assert_reaped(pid):
+    """The child is gone and was waited for: no zombie, no process left running."""
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+@pytest.mark.skipif(
+    not hasattr(std, "ForkingUnixStreamServer"), reason="the stdlib has it from 3.12 on"
+)
+@pytest.mark.timeout(30)
+@pytest.mark.usefixtures("no_fd_leak")
+def test_forking_unix_stream_server(impl):
+    before = open_fd_set()
+    with unix_path() as path:
+        server = impl.ForkingUnixStreamServer(path, PidHandler)
+        assert isinstance(server.socket, sock_type(impl))
+        with serving(server):
+            replies = []
+            for _ in range(2):
+                c = connect(path, socket.AF_UNIX)
+                replies.append(recv_until(c, 100).split())
+                c.close()
+        assert not server.active_children  # server_close reaped them (block_on_close)
+        assert os.listdir(os.path.dirname(path)) == ["s.sock"]
+    assert not os.path.exists(path)
+    pids = [int(pid) for pid, _ in replies]
+    assert os.getpid() not in pids and pids[0] != pids[1]
+    assert [name for _, name in replies] == [sock_type(impl).__name__.encode()] * 2
+    for pid in pids:
+        assert_reaped(pid)
+    assert open_fd_set() <= before
+
+
+@pytest.mark.skipif(
+    not hasattr(std, "ForkingUnixDatagramServer"), reason="the stdlib has it from 3.12 on"
+)
+@pytest.mark.timeout(30)
+@pytest.mark.usefixtures("no_fd_leak")
+def test_forking_unix_datagram_server(impl):
+    before = open_fd_set()
+    with unix_path() as path:
+        server = impl.ForkingUnixDatagramServer(path, PidDatagram)
+        with serving(server):
+            replies = [
+                r.split()
+                for r in udp_round_trips(server, socket.AF_UNIX, [b"a", b"b"], path + ".c")
+            ]
+        assert not server.active_children
+        assert sorted(os.listdir(os.path.dirname(path))) == ["s.sock", "s.sock.c"]
+    assert not os.path.exists(path)
+    pids = [int(pid) for pid, _ in replies]
+    assert os.getpid() not in pids and pids[0] != pids[1]
+    # A datagram handler's request holds the server's socket, a ferrosock one here.
+    assert [name for _, name in replies] == [sock_type(impl).__name__.encode()] * 2
+    for pid in pids:
+        assert_reaped(pid)
+    assert open_fd_set() <= before
+
+
+@pytest.mark.skipif(
+    hasattr(std, "ForkingUnixStreamServer"), reason="the stdlib has the Forking Unix servers"
+)
+def test_no_forking_unix_servers_where_the_stdlib_has_none():
+    assert not hasattr(fss, "ForkingUnixStreamServer")
+    assert not hasattr(fss, "ForkingUnixDatagramServer")
 
 
 # --- constructor behaviour --------------------------------------------------------------

@@ -24,7 +24,7 @@ from ferrosock._native import (
     ntohl as ntohl,
     ntohs as ntohs,
 )
-from ferrosock._socket import (
+from ferrosock._socket_class import (
     create_connection as create_connection,
     create_server as create_server,
     fromfd as fromfd,
@@ -37,17 +37,19 @@ from ferrosock.server import (
     Server as Server,
 )
 
-# Every other public name of the stdlib module, as the very same object: constants, enums,
+# Every other name of the stdlib module, as the very same object: constants, enums,
 # exceptions, the functions ferrosock has no reason to replace (name resolution is C
-# calling libc already), and the modules it imports (code does write `socket.errno.EPIPE`).
-# `_GLOBAL_DEFAULT_TIMEOUT` is private but part of the API in practice: it is the default
-# of `create_connection(timeout=...)`, and wrappers pass it through.
+# calling libc already), the modules it imports (code does write `socket.errno.EPIPE`),
+# and its private helpers too (`_GLOBAL_DEFAULT_TIMEOUT` is the default of
+# `create_connection(timeout=...)` that wrappers pass through; `_socket`, the C module,
+# and `_intenum_converter` are reached for by code that subclasses or patches `socket`).
+# Read from the running interpreter's module, so what a version adds or drops follows;
+# only the dunders that describe the module itself (`__name__`, `__file__`, ...) stay ours.
 globals().update(
     {
         _name: _value
         for _name, _value in vars(_std).items()
-        if (not _name.startswith("_") or _name == "_GLOBAL_DEFAULT_TIMEOUT")
-        and _name not in globals()
+        if not (_name.startswith("__") and _name.endswith("__")) and _name not in globals()
     }
 )
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from ferrosock import _native
 from ferrosock._errors import FrameError, IncompleteReadError
-from ferrosock._socket import DEFAULT_MAX_FRAME
+from ferrosock._socket_class import DEFAULT_MAX_FRAME
 
 __all__ = [
     "DEFAULT_MAX_FRAME",

@@ -22,17 +22,15 @@ here; they are not subclasses of the stdlib's ``ThreadingTCPServer`` etc. (only 
 ``TCPServer``/``UDPServer``/... and mixins).
 """
 
-from __future__ import annotations
-
 import os as _os
 import socket as _stdsocket
 import socketserver as _std
 from selectors import _fileobj_to_fd  # type: ignore[attr-defined]  # the stdlib's own rule
 from time import monotonic as _time
-from typing import Any
+from typing import Any as _Any
 
 from ferrosock import _native
-from ferrosock._socket import socket as _socket
+from ferrosock._socket_class import socket as _socket
 
 __all__ = list(_std.__all__)
 
@@ -95,7 +93,7 @@ class BaseServer(_std.BaseServer):
             waiter.wake()
         self.__is_shut_down.wait()
 
-    def handle_request(self) -> Any:
+    def handle_request(self) -> _Any:
         """Handle one request, possibly blocking.
 
         Respects self.timeout.
@@ -121,9 +119,9 @@ class BaseServer(_std.BaseServer):
                     return self.handle_timeout()
 
     # Mangled names of the stdlib's state, declared for type checkers.
-    __is_shut_down: Any
+    __is_shut_down: _Any
     __shutdown_request: bool
-    __waiter: Any
+    __waiter: _Any
 
 
 class TCPServer(BaseServer, _std.TCPServer):
@@ -132,8 +130,8 @@ class TCPServer(BaseServer, _std.TCPServer):
 
     def __init__(
         self,
-        server_address: Any,
-        RequestHandlerClass: Any,  # the stdlib's parameter name
+        server_address: _Any,
+        RequestHandlerClass: _Any,  # the stdlib's parameter name
         bind_and_activate: bool = True,
     ) -> None:
         """Constructor.  May be extended, do not override."""
@@ -182,3 +180,24 @@ if hasattr(_stdsocket, "AF_UNIX"):
 
     class ThreadingUnixDatagramServer(ThreadingMixIn, UnixDatagramServer):
         pass
+
+    # The stdlib grew these in 3.12: whether this interpreter's has them is read off the
+    # module itself, so the names here are always exactly the running stdlib's.
+    if hasattr(_std, "ForkingUnixStreamServer"):
+
+        class ForkingUnixStreamServer(ForkingMixIn, UnixStreamServer):
+            pass
+
+        class ForkingUnixDatagramServer(ForkingMixIn, UnixDatagramServer):
+            pass
+
+
+# The stdlib module's other public names (the modules it imports, ``BufferedIOBase``), as
+# the very same objects, so ``dir()`` matches it: code does write ``socketserver.socket``.
+globals().update(
+    {
+        _name: _value
+        for _name, _value in vars(_std).items()
+        if not _name.startswith("_") and _name not in globals()
+    }
+)
