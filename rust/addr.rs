@@ -13,7 +13,7 @@ use crate::batch::{collect_fixed, new_list};
 use crate::buffer::{ascii_str, str_bytes, ByteView};
 use crate::errors::{arg_type_error, os_error_from_errno, type_name};
 
-mod v6scan;
+pub(crate) mod v6scan;
 
 const AF_INET: i32 = libc::AF_INET;
 const AF_INET6: i32 = libc::AF_INET6;
@@ -185,7 +185,7 @@ pub fn parse_inet_pton6(s: &[u8]) -> Option<[u8; 16]> {
 
 /// [`parse_inet_pton6`] as glibc writes it, a byte at a time: the reference for
 /// `v6scan`, and the parser of the texts it leaves (dotted quads, and all invalid text).
-pub(crate) fn parse_inet_pton6_bytewise(s: &[u8]) -> Option<[u8; 16]> {
+pub fn parse_inet_pton6_bytewise(s: &[u8]) -> Option<[u8; 16]> {
     // The longest text glibc accepts is 45 bytes: six 4-digit groups and a dotted quad.
     if s.is_empty() || s.len() > MAX_IPV6_TEXT {
         return None;
