@@ -8,7 +8,7 @@
 //! Python face is `python/ferrosock/ipaddress.py`.
 
 mod conv;
-mod core;
+pub(crate) mod core;
 mod funcs;
 mod iters;
 mod objects;
