@@ -35,5 +35,7 @@ pub mod server {
 
 /// The `struct` format compiler (`structfmt/format.rs`).
 pub mod structfmt {
-    pub use crate::structfmt::format::{compile, Code, FormatError, Op, Program, Read, Step};
+    pub use crate::structfmt::format::{
+        compile, Code, FormatError, Op, Program, Read, Step, MAX_STEPS,
+    };
 }
