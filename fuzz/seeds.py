@@ -24,10 +24,13 @@ V6 = """:: ::1 ::2 1:: 1:2:3:4:5:6:7:8 0:0:0:0:0:0:0:0 0:0:0:0:0:0:0:1 0:0:0:0:0
 ::ffff:127.0.0.1 FE80::ABCD fe80::1%eth0 fe80::1%1 12345:: 1: :1 2001:db8::/32
 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255
 2001:0db8:0000:0000:0000:ff00:0042:8329 64 128 0 255.255.255.0 0.0.0.255""".split()
-FORMATS = """x !HHI !P !bi 0 0i 0p 0p0p 0pb 0ph 0px 0s0p0x 1 1000000000000i 1000000000000s 12
+FORMATS = [
+    *"""x !HHI !P !bi 0 0i 0p 0p0p 0pb 0ph 0px 0s0p0x 1 1000000000000i 1000000000000s 12
 1p 256p 2p 3b3h3i3q 3i 3p 3s 3x3 3x3s 4611686018427387904h 4sL 5p 9223372036854775807x <2h
 <H <I2sf <bi <d <f <hB <hiq2s <hq3s <n <q <qd16s =IB3x8s =bi =f >Q @e ?c P bhilqnNefd
-BHILQN""".split() + ["3 i", "<h 2s", " ", "i\0", "\t<i\n"]
+BHILQN""".split(),
+    *["3 i", "<h 2s", " ", "i\0", "\t<i\n"],
+]
 
 
 def frame_input(sel: int, max_size: int, cuts: bytes, stream: bytes) -> bytes:

@@ -18,7 +18,7 @@ def same(a, b):
     if type(a) is not type(b):
         return False
     if isinstance(a, tuple):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float):
         if math.isnan(a) or math.isnan(b):
             return math.isnan(a) and math.isnan(b)
@@ -29,7 +29,7 @@ def same(a, b):
 def run(f):
     try:
         return (True, f())
-    except Exception as e:  # noqa: BLE001 - every exception is compared
+    except Exception as e:  # every exception is compared
         return (False, (type(e), str(e)))
 
 
