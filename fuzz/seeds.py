@@ -61,6 +61,7 @@ def seeds() -> dict[str, list[bytes]]:
         "inet_pton6": v6 + v4,
         "inet_aton4": v4,
         "ipaddress": v4 + v6,
+        "ipaddress_py": v4 + v6,
         "struct_format": [f.encode() for f in FORMATS],
         # struct_pack: a format, a NUL, then the bytes its values and buffers come from.
         "struct_pack": [
