@@ -62,6 +62,7 @@ def seeds() -> dict[str, list[bytes]]:
         "inet_aton4": v4,
         "ipaddress": v4 + v6,
         "ipaddress_py": v4 + v6,
+        "addr_py": v4 + v6 + [bytes(range(16)), b"\x00" * 4, b"\xff" * 9, b"a\x00b"],
         "struct_format": [f.encode() for f in FORMATS],
         # struct_pack: a format, a NUL, then the bytes its values and buffers come from.
         "struct_pack": [
