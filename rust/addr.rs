@@ -14,7 +14,7 @@ use crate::buffer::{ascii_str, str_bytes, ByteView};
 use crate::errors::{arg_type_error, os_error_from_errno, type_name, with_context};
 
 mod rules;
-mod v6scan;
+pub(crate) mod v6scan;
 
 use rules::{int_range_error, rules, sole_str_arg_error};
 
@@ -188,7 +188,7 @@ pub fn parse_inet_pton6(s: &[u8]) -> Option<[u8; 16]> {
 
 /// [`parse_inet_pton6`] as glibc writes it, a byte at a time: the reference for
 /// `v6scan`, and the parser of the texts it leaves (dotted quads, and all invalid text).
-pub(crate) fn parse_inet_pton6_bytewise(s: &[u8]) -> Option<[u8; 16]> {
+pub fn parse_inet_pton6_bytewise(s: &[u8]) -> Option<[u8; 16]> {
     // The longest text glibc accepts is 45 bytes: six 4-digit groups and a dotted quad.
     if s.is_empty() || s.len() > MAX_IPV6_TEXT {
         return None;

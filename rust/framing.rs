@@ -184,7 +184,9 @@ impl Header {
             return Ok(None);
         }
         let len = self.check_len(self.decode(buf), max_size)?;
-        let end = self.size + len;
+        // NOTE: saturating: with `max_size` near `usize::MAX` (the server takes any usize)
+        // a declared length plus the header can overflow; such a frame is never complete.
+        let end = self.size.saturating_add(len);
         Ok((buf.len() >= end).then_some(self.size..end))
     }
 }
@@ -419,6 +421,20 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzz/frame_decoder: `size + len` overflowed for a declared length near
+    /// `usize::MAX` with no effective `max_size`, and the wrapped end made an inverted range.
+    #[test]
+    fn huge_declared_length_with_unlimited_max_size_waits() {
+        let h = Header::parse("!Q").unwrap();
+        let buf = [0xff; 16];
+        assert_eq!(h.next_frame(&buf, usize::MAX), Ok(None));
+        let mut d = FrameDecoder::new(h, usize::MAX);
+        d.feed(&buf);
+        assert_eq!(d.next_frame(), Ok(None));
+        assert_eq!(d.pending(), &buf);
+        assert_eq!(d.front_frame_len(), Some(u64::MAX));
+    }
 
     #[test]
     fn header_formats() {

@@ -8,6 +8,8 @@ mod batch;
 mod buffer;
 mod errors;
 mod framing;
+#[doc(hidden)]
+pub mod fuzzing;
 mod ipaddr;
 mod loadgen;
 mod server;

@@ -603,6 +603,19 @@ def test_oversized_frame_closes_only_that_connection() -> None:
     assert "max_size" in str(reasons[0])
 
 
+def test_unlimited_max_size_and_a_header_declaring_nearly_2_to_64_bytes() -> None:
+    # Found by fuzz/frame_decoder: with max_size near 2**64 the frame's end (header size plus
+    # declared length) overflowed and the server panicked. Such a frame is within max_size,
+    # so the server waits for the rest of it and keeps serving.
+    srv = ferrosock.Server(("127.0.0.1", 0), echo, framing="frame", header="!Q", max_size=2**64 - 1)
+    with running(srv), connect(srv) as bad, connect(srv) as good:
+        bad.sendall(frame(b"ok", "!Q") + b"\xff" * 8 + b"x")
+        assert recv_frame(bad, "!Q") == b"ok"
+        good.sendall(frame(b"still here", "!Q"))
+        assert recv_frame(good, "!Q") == b"still here"
+        assert not is_closed_by_peer(bad, timeout=0.2)
+
+
 def test_garbage_frames_and_long_lines() -> None:
     for framing, extra in (("frame", {"header": "!Q"}), ("line", {})):
         reasons: list[object] = []

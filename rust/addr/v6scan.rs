@@ -117,7 +117,7 @@ fn group_value(s: &[u8], colon: u64, end: usize) -> u16 {
 /// Masks of the colons and of the hex digits in `s` (at most 64 bytes), bit i for byte i.
 /// Longer texts are covered by overlapping 16- or 8-byte loads, all inside `s`.
 #[cfg(target_arch = "x86_64")]
-fn classify(s: &[u8]) -> (u64, u64) {
+pub fn classify(s: &[u8]) -> (u64, u64) {
     use std::arch::x86_64::{__m128i, _mm_loadl_epi64, _mm_loadu_si128};
     let len = s.len();
     let mut colon = 0u64;
@@ -177,12 +177,12 @@ fn classify_sse2(v: std::arch::x86_64::__m128i) -> (u64, u64) {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn classify(s: &[u8]) -> (u64, u64) {
+pub fn classify(s: &[u8]) -> (u64, u64) {
     classify_scalar(s)
 }
 
 /// The portable form of [`classify`].
-fn classify_scalar(s: &[u8]) -> (u64, u64) {
+pub fn classify_scalar(s: &[u8]) -> (u64, u64) {
     let mut colon = 0u64;
     let mut hex = 0u64;
     for (i, &c) in s.iter().enumerate() {

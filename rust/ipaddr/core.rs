@@ -189,7 +189,7 @@ pub fn parse_v4(s: &[u8]) -> Result<u32, V4Error<'_>> {
 /// One pass over a well-formed dotted quad; `None` sends anything unusual to the checked
 /// parser, which finds the stdlib's error.
 #[inline]
-fn parse_v4_fast(s: &[u8]) -> Option<u32> {
+pub fn parse_v4_fast(s: &[u8]) -> Option<u32> {
     if s.len() < 7 || s.len() > 15 {
         return None;
     }
@@ -220,7 +220,8 @@ fn parse_v4_fast(s: &[u8]) -> Option<u32> {
     (dots == 3 && digits > 0).then_some((ip << 8) | octet)
 }
 
-fn parse_v4_checked(s: &[u8]) -> Result<u32, V4Error<'_>> {
+/// [`parse_v4`] without the fast path: every check of the stdlib, in its order.
+pub fn parse_v4_checked(s: &[u8]) -> Result<u32, V4Error<'_>> {
     if s.is_empty() {
         return Err(V4Error::Empty);
     }
@@ -382,7 +383,7 @@ const HEX_VALUE: [u8; 256] = {
 /// One pass over plain hextets with at most one `::` (no IPv4 tail); `None` sends anything
 /// else to the checked parser.
 #[inline]
-fn parse_v6_fast(s: &[u8]) -> Option<u128> {
+pub fn parse_v6_fast(s: &[u8]) -> Option<u128> {
     let n = s.len();
     if !(2..=39).contains(&n) {
         return None;
@@ -459,7 +460,8 @@ fn parse_v6_fast(s: &[u8]) -> Option<u128> {
     Some(ip)
 }
 
-fn parse_v6_checked(s: &[u8]) -> Result<u128, V6Error<'_>> {
+/// [`parse_v6`] without the fast path: every check of the stdlib, in its order.
+pub fn parse_v6_checked(s: &[u8]) -> Result<u128, V6Error<'_>> {
     if s.is_empty() {
         return Err(V6Error::Empty);
     }

@@ -18,7 +18,7 @@
 //!    independent of each other.
 
 mod conv;
-mod core;
+pub(crate) mod core;
 mod funcs;
 mod iters;
 mod objects;

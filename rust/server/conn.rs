@@ -301,6 +301,14 @@ mod tests {
         assert!(run(&f, &[&[0, 0, 0, 255]], 255).unwrap().is_empty());
     }
 
+    /// Found by fuzz/frame_decoder: a server with `max_size` near `usize::MAX` computed an
+    /// inverted payload range for a header declaring nearly `2**64` bytes, and panicked.
+    #[test]
+    fn huge_declared_length_with_unlimited_max_size_waits() {
+        let f = Framing::Frame(Header::parse("!Q").unwrap());
+        assert!(run(&f, &[&[0xff; 8], b"x"], usize::MAX).unwrap().is_empty());
+    }
+
     #[test]
     fn lines_with_multibyte_delimiter() {
         let f = Framing::Line(b"\r\n".to_vec().into_boxed_slice());

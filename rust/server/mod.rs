@@ -12,7 +12,7 @@
 //! which costs one more `recv` per readiness event to reach `EAGAIN`).
 
 mod call;
-mod conn;
+pub(crate) mod conn;
 mod dgram;
 mod shared;
 mod stream;

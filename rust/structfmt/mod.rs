@@ -13,7 +13,7 @@
 //! the former) and raise the same "takes no keyword arguments" error themselves.
 
 mod codec;
-mod format;
+pub(crate) mod format;
 mod rules;
 
 use std::ffi::{c_int, CStr};
