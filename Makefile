@@ -11,7 +11,7 @@ HOST = $(shell rustc -vV | sed -n 's/^host: //p')
 # if a newer symbol slips in. `pip install 'maturin[zig]'` (the dev extra) brings zig.
 WHEEL_FLAGS = --release --zig --compatibility manylinux_2_17
 
-.PHONY: build build-dev test test-rust lint format bench stubtest clean wheels
+.PHONY: build build-dev test test-rust lint format bench stubtest clean wheels fuzz fuzz-smoke
 
 build:
 	maturin develop --release
@@ -48,6 +48,15 @@ wheels:
 	maturin sdist --out dist
 	@for w in dist/*.whl; do case "$$w" in *manylinux_2_17_*) ;; *) echo "$$w: not manylinux_2_17" >&2; exit 1;; esac; done
 	@ls -1 dist
+
+# Coverage-guided fuzzing under ASan (fuzz/README.md): FUZZ_SECONDS per target; the smoke
+# run (about 20 s a target) is what CI runs.
+FUZZ_SECONDS ?= 3600
+fuzz:
+	fuzz/run.sh long $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	fuzz/run.sh smoke
 
 clean:
 	cargo clean
