@@ -12,6 +12,7 @@ mod framing;
 pub mod fuzzing;
 mod ipaddr;
 mod loadgen;
+mod pylong;
 mod server;
 mod sockaddr;
 mod sockio;

@@ -167,6 +167,14 @@ fn is_int(v: &Bound<'_, PyAny>) -> bool {
     unsafe { ffi::PyLong_Check(v.as_ptr()) != 0 }
 }
 
+/// The value of `v` when it is an int of one digit, read without a call into libpython
+/// (`crate::pylong`); `None` sends the caller down CPython's conversion.
+#[inline(always)]
+fn compact(v: &Bound<'_, PyAny>) -> Option<i64> {
+    // SAFETY: v is a live object, checked to be an int first.
+    is_int(v).then(|| unsafe { crate::pylong::compact_value(v.as_ptr()) })?
+}
+
 /// `get_pylong`: the int itself, or the result of `__index__`, or struct.error.
 #[inline]
 fn as_pylong<'py>(v: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
@@ -228,12 +236,19 @@ fn overflow_error(py: Python<'_>, err: PyErr, code: &Code) -> PyErr {
 #[inline]
 #[allow(clippy::useless_conversion)] // NOTE: c_long is i32 on other targets
 fn get_long(v: &Bound<'_, PyAny>, code: &Code) -> PyResult<i64> {
+    if let Some(x) = compact(v) {
+        return Ok(x);
+    }
     convert(v, code, ffi::PyLong_AsLong, -1).map(i64::from)
 }
 
 #[inline]
 #[allow(clippy::useless_conversion)] // NOTE: c_ulong is u32 on other targets
 fn get_ulong(v: &Bound<'_, PyAny>, code: &Code) -> PyResult<u64> {
+    // A negative value takes CPython's path, which raises.
+    if let Some(x @ 0..) = compact(v) {
+        return Ok(x as u64);
+    }
     convert(v, code, ffi::PyLong_AsUnsignedLong, c_ulong::MAX).map(u64::from)
 }
 
@@ -438,15 +453,27 @@ fn pack_code(code: &Code, args: &[Bound<'_, PyAny>], field: &mut [u8]) -> PyResu
         Op::Long => pack_ints::<LONG>(field, args, be, |v| Ok(get_long(v, code)? as u64)),
         Op::ULong => pack_ints::<LONG>(field, args, be, |v| get_ulong(v, code)),
         Op::SSize => pack_ints::<{ size_of::<isize>() }>(field, args, be, |v| {
+            if let Some(x) = compact(v) {
+                return Ok(x as u64);
+            }
             Ok(convert(v, code, ffi::PyLong_AsSsize_t, -1)? as u64)
         }),
         Op::Size => pack_ints::<{ size_of::<usize>() }>(field, args, be, |v| {
+            if let Some(x @ 0..) = compact(v) {
+                return Ok(x as u64);
+            }
             Ok(convert(v, code, ffi::PyLong_AsSize_t, usize::MAX)? as u64)
         }),
         Op::LongLong => pack_ints::<LONGLONG>(field, args, be, |v| {
+            if let Some(x) = compact(v) {
+                return Ok(x as u64);
+            }
             Ok(convert(v, code, ffi::PyLong_AsLongLong, -1)? as u64)
         }),
         Op::ULongLong => pack_ints::<LONGLONG>(field, args, be, |v| {
+            if let Some(x @ 0..) = compact(v) {
+                return Ok(x as u64);
+            }
             convert(v, code, ffi::PyLong_AsUnsignedLongLong, u64::MAX)
         }),
         Op::VoidP => pack_ints::<{ size_of::<usize>() }>(field, args, be, |v| {
@@ -496,6 +523,9 @@ fn pack_code(code: &Code, args: &[Bound<'_, PyAny>], field: &mut [u8]) -> PyResu
         // PyLong_AsUnsignedLongLong raise too) propagates or becomes a range error, as the
         // rules say.
         Op::StdLongLong => pack_ints::<8>(field, args, be, |v| {
+            if let Some(x) = compact(v) {
+                return Ok(x as u64);
+            }
             let n = as_pylong(v)?;
             // SAFETY: n is a live int; returns -1 with an error set on failure.
             let x = unsafe { ffi::PyLong_AsLongLong(n.as_ptr()) };
@@ -506,6 +536,9 @@ fn pack_code(code: &Code, args: &[Bound<'_, PyAny>], field: &mut [u8]) -> PyResu
             Ok(x as u64)
         }),
         Op::StdULongLong => pack_ints::<8>(field, args, be, |v| {
+            if let Some(x @ 0..) = compact(v) {
+                return Ok(x as u64);
+            }
             let n = as_pylong(v)?;
             // SAFETY: n is a live int; returns -1 with an error set on failure.
             let x = unsafe { ffi::PyLong_AsUnsignedLongLong(n.as_ptr()) };
