@@ -12,43 +12,20 @@
 
 use std::sync::OnceLock;
 
-// Linked for its `PyInit__native`, which nothing else here names.
+// Linked for its `PyInit__native`, which the shared checker registers.
 extern crate _native;
 
+use fuzzkit::{python_checker, run_python_check};
 use libfuzzer_sys::fuzz_target;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
-
-extern "C" {
-    // The crate's `#[pymodule]` entry point.
-    fn PyInit__native() -> *mut pyo3::ffi::PyObject;
-}
 
 static CHECK: OnceLock<Py<PyAny>> = OnceLock::new();
 
-fn check_fn() -> &'static Py<PyAny> {
-    CHECK.get_or_init(|| {
-        // SAFETY: called once, before the interpreter starts; the name is a static C string
-        // and the function is the module's init entry point.
-        let rc =
-            unsafe { pyo3::ffi::PyImport_AppendInittab(c"_native".as_ptr(), Some(PyInit__native)) };
-        assert_eq!(rc, 0, "PyImport_AppendInittab failed");
-        Python::initialize();
-        Python::attach(|py| {
-            let code = std::ffi::CString::new(include_str!("../py/struct_check.py")).unwrap();
-            let module = PyModule::from_code(py, &code, c"struct_check.py", c"struct_check")
-                .expect("struct_check.py");
-            module.getattr("check").unwrap().unbind()
-        })
-    })
-}
-
 fuzz_target!(|data: &[u8]| {
-    let check = check_fn();
-    Python::attach(|py| {
-        if let Err(e) = check.call1(py, (PyBytes::new(py, data),)) {
-            e.print(py);
-            panic!("struct_check found a difference");
-        }
-    });
+    let check = python_checker(
+        &CHECK,
+        "struct_check",
+        include_str!("../py/struct_check.py"),
+    );
+    run_python_check(check, "struct_check", data);
 });

@@ -132,3 +132,51 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
+
+/// The `check(data: bytes)` function of a Python checker (`fuzz/py/NAME.py`, passed as its
+/// source), run in a CPython embedded once per process with the crate's `_native` module
+/// registered as a built-in and the checkout's `python/` directory as `builtins.PYTHON_DIR`
+/// (the checkers import the `ferrosock` facade from there). The targets that compare
+/// ferrosock with the stdlib (struct_pack, ipaddress_py, addr_py) share it.
+pub fn python_checker(
+    cell: &'static std::sync::OnceLock<pyo3::Py<pyo3::PyAny>>,
+    name: &str,
+    source: &str,
+) -> &'static pyo3::Py<pyo3::PyAny> {
+    use pyo3::prelude::*;
+    extern "C" {
+        // The main crate's `#[pymodule]` entry point.
+        fn PyInit__native() -> *mut pyo3::ffi::PyObject;
+    }
+    cell.get_or_init(|| {
+        // SAFETY: called once, before the interpreter starts; the name is a static C string
+        // and the function is the module's init entry point.
+        let rc =
+            unsafe { pyo3::ffi::PyImport_AppendInittab(c"_native".as_ptr(), Some(PyInit__native)) };
+        assert_eq!(rc, 0, "PyImport_AppendInittab failed");
+        Python::initialize();
+        Python::attach(|py| {
+            let python_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../python");
+            let setup = format!("import builtins; builtins.PYTHON_DIR = {python_dir:?}");
+            py.run(&CString::new(setup).unwrap(), None, None).unwrap();
+            let code = CString::new(source).unwrap();
+            let file = CString::new(format!("{name}.py")).unwrap();
+            let module_name = CString::new(name).unwrap();
+            let module = PyModule::from_code(py, &code, &file, &module_name)
+                .unwrap_or_else(|e| panic!("{name}.py: {e}"));
+            module.getattr("check").unwrap().unbind()
+        })
+    })
+}
+
+/// Calls a checker on one input; a Python exception is a property violation: printed, then
+/// turned into the panic libFuzzer records.
+pub fn run_python_check(check: &pyo3::Py<pyo3::PyAny>, name: &str, data: &[u8]) {
+    use pyo3::prelude::*;
+    Python::attach(|py| {
+        if let Err(e) = check.call1(py, (pyo3::types::PyBytes::new(py, data),)) {
+            e.print(py);
+            panic!("{name} found a difference");
+        }
+    });
+}
