@@ -4,6 +4,7 @@
 #   fuzz/run.sh smoke [TARGET...]          about 20 s a target (FUZZ_SMOKE_SECONDS), for CI
 #   fuzz/run.sh long [SECONDS] [TARGET...] SECONDS a target (default 3600), for `make fuzz`
 #   fuzz/run.sh build                      only build the targets
+# FUZZ_RUNS=N stops a target after N executions (libFuzzer's -runs) if that comes first.
 #
 # Installs cargo-fuzz if it is missing, builds every target with ASan, debug assertions and
 # overflow checks, then runs each with `nice -n 19` under `timeout`, from its working corpus
@@ -63,6 +64,7 @@ for t in "${targets[@]}"; do
   # it fast, and no text it parses is longer than 45 bytes.
   extra=()
   [ "$t" = ipaddress ] && extra=(-max_len=512)
+  [ -n "${FUZZ_RUNS:-}" ] && extra+=(-runs="$FUZZ_RUNS")
   start=$SECONDS
   rc=0
   ASAN_OPTIONS=$asan timeout -k 10 $((secs + 120)) nice -n 19 "$bin/$t" \

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 mod addr;
 mod batch;
 mod buffer;
+mod entry;
 mod errors;
 mod framing;
 #[doc(hidden)]
