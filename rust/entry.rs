@@ -85,3 +85,43 @@ macro_rules! binary_entry {
 }
 
 pub(crate) use {binary_entry, fastcall_entry};
+
+#[cfg(test)]
+mod tests {
+    use super::enter;
+    use pyo3::exceptions::PyValueError;
+    use pyo3::ffi;
+    use pyo3::panic::PanicException;
+    use pyo3::prelude::*;
+
+    #[test]
+    fn results_errors_and_panics_follow_the_c_convention() {
+        Python::initialize();
+        Python::attach(|py| {
+            let none = py.None();
+            // SAFETY: attached; the body returns a new reference to None.
+            let ok = unsafe { enter(|py| Ok(py.None().into_ptr())) };
+            assert_eq!(ok, none.as_ptr());
+            // SAFETY: `ok` is the new reference `enter` returned.
+            drop(unsafe { Bound::from_owned_ptr(py, ok) });
+
+            // SAFETY: attached; the body fails.
+            let err = unsafe { enter(|_| Err(PyValueError::new_err("bad value"))) };
+            assert!(err.is_null());
+            let raised = PyErr::take(py).expect("the error is raised");
+            assert!(raised.is_instance_of::<PyValueError>(py));
+            assert_eq!(raised.value(py).to_string(), "bad value");
+
+            // SAFETY: attached; the body panics, which must not unwind out of `enter`.
+            let panicked = unsafe { enter(|_| panic!("boom {}", 42)) };
+            assert!(panicked.is_null());
+            // (`PyErr::take` would resume a PanicException as a panic: look at it in C.)
+            let panic_type = py.get_type::<PanicException>();
+            // SAFETY: attached; an exception is set, and cleared once checked.
+            unsafe {
+                assert_eq!(ffi::PyErr_ExceptionMatches(panic_type.as_ptr()), 1);
+                ffi::PyErr_Clear();
+            }
+        });
+    }
+}
