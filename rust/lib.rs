@@ -29,6 +29,7 @@ mod udp;
 #[pymodule(gil_used = true)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    pylong::init(m.py())?;
     addr::register(m)?;
     structfmt::register(m)?;
     loadgen::register(m)?;

@@ -8,7 +8,10 @@
 //! cfgs (build.rs); versions whose layout has not been checked here (3.14, PyPy, the limited
 //! API) get `None` and take CPython's conversion.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use pyo3::ffi;
+use pyo3::prelude::*;
 
 /// The value of the int `op` when it has at most one digit, or `None` (then the caller uses
 /// CPython's general conversion, which also handles every error case).
@@ -73,9 +76,74 @@ pub unsafe fn compact_value(_op: *mut ffi::PyObject) -> Option<i64> {
     None
 }
 
+/// Whether this interpreter's int digits are 30 bits wide (`sys.int_info.bits_per_digit`, a
+/// build option of CPython: 30 on every 64-bit build we know of, 15 possible), which
+/// [`unsigned_value`] needs to join two digits. Set once by [`init`].
+static DIGITS_ARE_30_BITS: AtomicBool = AtomicBool::new(false);
+
+/// Reads the interpreter's digit width; until it is called, [`unsigned_value`] reads only
+/// one digit.
+pub fn init(py: Python<'_>) -> PyResult<()> {
+    let bits: u32 = py
+        .import("sys")?
+        .getattr("int_info")?
+        .getattr("bits_per_digit")?
+        .extract()?;
+    DIGITS_ARE_30_BITS.store(bits == 30, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The value of the int `op` when it is non-negative and below 2**60 (at most two 30-bit
+/// digits), or `None` (then the caller uses CPython's conversion, which handles every other
+/// value and every error). For the 32-bit arguments of `htonl`/`ntohl`, three in four of
+/// which need a second digit.
+///
+/// # Safety
+/// As for [`compact_value`].
+#[cfg(not(any(Py_LIMITED_API, PyPy, GraalPy, Py_3_14)))]
+#[inline(always)]
+pub unsafe fn unsigned_value(op: *mut ffi::PyObject) -> Option<u64> {
+    #[repr(C)]
+    struct Long {
+        ob_base: ffi::PyVarObject,
+        digits: [u32; 2],
+    }
+    // SAFETY: the caller guarantees an int (`PyLong_Check`).
+    if let Some(v) = unsafe { compact_value(op) } {
+        return u64::try_from(v).ok();
+    }
+    // 3.12 and 3.13 keep the digit count above three flag bits of `lv_tag` (the field where
+    // 3.11 has `ob_size`, the signed digit count), sign 0 for positive.
+    #[cfg(Py_3_12)]
+    let two_positive_digits = {
+        // SAFETY: as above; `ob_size`'s place holds `lv_tag` on these versions.
+        let tag = unsafe { (*op.cast::<Long>()).ob_base.ob_size } as usize;
+        tag == 2 << 3
+    };
+    #[cfg(not(Py_3_12))]
+    // SAFETY: as above.
+    let two_positive_digits = unsafe { (*op.cast::<Long>()).ob_base.ob_size } == 2;
+    if !two_positive_digits || !DIGITS_ARE_30_BITS.load(Ordering::Relaxed) {
+        return None;
+    }
+    // SAFETY: as above; an int of two digits has both set.
+    let [lo, hi] = unsafe { (*op.cast::<Long>()).digits };
+    Some(u64::from(lo) | u64::from(hi) << 30)
+}
+
+/// Versions whose int layout has not been checked here: always CPython's conversion.
+///
+/// # Safety
+/// As above.
+#[cfg(any(Py_LIMITED_API, PyPy, GraalPy, Py_3_14))]
+#[inline(always)]
+pub unsafe fn unsigned_value(_op: *mut ffi::PyObject) -> Option<u64> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
-    use super::compact_value;
+    use super::{compact_value, unsigned_value};
     use pyo3::prelude::*;
 
     #[test]
@@ -104,6 +172,37 @@ mod tests {
                 assert_eq!(read(code), fast.then_some(value), "{code}");
             }
             for code in ["2**30", "-(2**30)", "2**64", "-(2**100)"] {
+                assert_eq!(read(code), None, "{code}");
+            }
+        });
+    }
+    #[test]
+    fn unsigned_ints_below_2_to_60_read_as_their_value_and_others_fall_back() {
+        Python::initialize();
+        Python::attach(|py| {
+            super::init(py).unwrap();
+            let read = |code: &str| {
+                let v = py
+                    .eval(&std::ffi::CString::new(code).unwrap(), None, None)
+                    .unwrap();
+                // SAFETY: every expression below evaluates to an int or a bool.
+                unsafe { unsigned_value(v.as_ptr()) }
+            };
+            let fast = cfg!(not(any(Py_LIMITED_API, PyPy, GraalPy, Py_3_14)));
+            for (code, value) in [
+                ("0", 0u64),
+                ("7", 7),
+                ("True", 1),
+                ("2**30 - 1", (1 << 30) - 1),
+                ("2**30", 1 << 30),
+                ("2**32 - 1", u64::from(u32::MAX)),
+                ("0x89abcdef", 0x89ab_cdef),
+                ("2**60 - 1", (1 << 60) - 1),
+                ("int.__new__(type('I', (int,), {}), 2**31)", 1 << 31),
+            ] {
+                assert_eq!(read(code), fast.then_some(value), "{code}");
+            }
+            for code in ["-1", "-(2**31)", "2**60", "2**64", "-(2**100)"] {
                 assert_eq!(read(code), None, "{code}");
             }
         });
