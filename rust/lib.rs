@@ -12,6 +12,7 @@ mod framing;
 pub mod fuzzing;
 mod ipaddr;
 mod loadgen;
+mod procctl;
 mod pylong;
 mod server;
 mod sockaddr;
@@ -38,5 +39,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     server::register(m)?;
     sockserver::register(m)?;
     ipaddr::register(m)?;
+    procctl::register(m)?;
     Ok(())
 }
