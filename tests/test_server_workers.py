@@ -73,6 +73,16 @@ SUPERVISOR = textwrap.dedent(
     signal.signal(signal.SIGUSR1, lambda *a: out(pids=srv.worker_pids))
     signal.signal(signal.SIGUSR2, lambda *a: srv.shutdown())
     out(address=srv.server_address)
+    if opts.get("thread_shutdown"):
+        import threading
+
+        def stop_when_up():
+            while len(srv.worker_pids) < opts["workers"]:
+                time.sleep(0.01)
+            srv.shutdown()
+            out(shutdown_returned=True, pids=srv.worker_pids)
+
+        threading.Thread(target=stop_when_up).start()
     try:
         srv.serve_forever()
         out(returned=True, pids=srv.worker_pids)
@@ -484,3 +494,14 @@ def test_cli_serve_workers() -> None:
     assert proc.returncode == 0, err
     assert "interrupted" in err
     assert not children(proc.pid)
+
+
+def test_shutdown_from_another_thread_warns_about_forking_with_threads() -> None:
+    with supervisor(thread_shutdown=True) as sup:
+        out, err = sup.finish()
+    assert sup.proc.returncode == 0, err
+    msgs = lines(out)
+    # shutdown() returns only once serve_forever() has, every worker gone.
+    assert {"shutdown_returned": True, "pids": []} in msgs
+    assert {"returned": True, "pids": []} in msgs
+    assert "RuntimeWarning: ferrosock workers are forked while other threads run" in err

@@ -218,6 +218,10 @@ class Supervisor:
         self._stop = False
         self._workers: dict[int, _Worker] = {}
         self._closed = False
+        # Signals with Python handlers, blocked while the supervisor does its bookkeeping
+        # (see serve()), and the mask to restore.
+        self._blocked: set[int] = set()
+        self._saved_mask: set[int] = set()
 
     # -- what _ServerBase calls -----------------------------------------------------------
 
@@ -227,7 +231,7 @@ class Supervisor:
 
     @property
     def worker_pids(self) -> tuple[int, ...]:
-        return tuple(w.pid for w in self._workers.values())
+        return tuple(w.pid for w in list(self._workers.values()))  # list(): one step
 
     @property
     def closed(self) -> bool:
@@ -266,6 +270,12 @@ class Supervisor:
         old_term = None
         if threading.current_thread() is threading.main_thread():
             old_term = signal.signal(signal.SIGTERM, self._on_sigterm)
+            # NOTE: a Python signal handler may raise (Ctrl-C) between any two bytecodes;
+            # between a fork and the bookkeeping of its pid that would leave a worker
+            # nobody supervises. So the signals that have Python handlers stay blocked
+            # except while the supervisor waits in poll(), where raising is harmless.
+            self._blocked = {s for s in signal.valid_signals() if callable(signal.getsignal(s))}
+            self._saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, self._blocked)
         try:
             self._supervise()
         finally:
@@ -273,8 +283,21 @@ class Supervisor:
                 self._stop_workers()
             finally:
                 self._stop = False
+                if self._blocked:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, self._saved_mask)
+                    self._blocked = set()
                 if old_term is not None:
                     signal.signal(signal.SIGTERM, old_term)
+
+    def _poll(self, poller: select.poll, timeout: float | None) -> list[tuple[int, int]]:
+        """``poller.poll`` (seconds; None waits for ever) with the blocked signals let in."""
+        if not self._blocked:
+            return poller.poll(None if timeout is None else timeout * 1000)
+        signal.pthread_sigmask(signal.SIG_SETMASK, self._saved_mask)
+        try:
+            return poller.poll(None if timeout is None else timeout * 1000)
+        finally:
+            signal.pthread_sigmask(signal.SIG_BLOCK, self._blocked)
 
     # -- supervision ----------------------------------------------------------------------
 
@@ -284,7 +307,6 @@ class Supervisor:
     def _supervise(self) -> None:
         failures = dict.fromkeys(range(self._count), 0)
         due: dict[int, float] = {slot: 0.0 for slot in range(self._count)}
-        poller = select.poll()
         while not self._stop:
             now = time.monotonic()
             for slot, when in sorted(due.items()):
@@ -301,7 +323,7 @@ class Supervisor:
                 poller.register(w.pidfd, select.POLLIN)
                 poller.register(w.report_r, select.POLLIN)
             wait = None if not due else max(0.0, min(due.values()) - time.monotonic())
-            events = poller.poll(None if wait is None else wait * 1000)
+            events = self._poll(poller, wait)
             for fd, _ in events:
                 if fd == self._wake_r:
                     self._drain_wake()
@@ -379,7 +401,7 @@ class Supervisor:
             for fd in by_fd:
                 poller.register(fd, select.POLLIN)
             try:
-                events = poller.poll(left * 1000)
+                events = self._poll(poller, left)
             except (KeyboardInterrupt, SystemExit) as e:
                 interrupted = interrupted or e
                 deadline = 0.0
@@ -446,6 +468,8 @@ class Supervisor:
                 s.close()
             signal.signal(signal.SIGTERM, lambda signum, frame: core.request_shutdown(STOP_FLUSH))
             signal.set_wakeup_fd(core.wakeup_fd, warn_on_full_buffer=False)
+            if self._blocked:  # the supervisor's mask, inherited: a SIGTERM may be pending
+                signal.pthread_sigmask(signal.SIG_SETMASK, self._saved_mask)
             os.write(report_w, _READY)
             core.serve()
             core.close()
