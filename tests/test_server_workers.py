@@ -318,6 +318,7 @@ def test_kill_9_of_a_worker_under_load() -> None:
         owner = {c: ask_pid(c) for c in conns}
         victim = max(pids, key=lambda p: list(owner.values()).count(p))
         os.kill(victim, signal.SIGKILL)
+        assert wait_for(lambda: not alive(victim))
         # Connections made while the worker is dead wait in its slot's listener.
         during = [sup.connect() for _ in range(16)]
         for c in conns:

@@ -169,7 +169,7 @@ def _describe(status: int) -> str:
 
 
 class _Worker:
-    __slots__ = ("pid", "pidfd", "ready_at", "report", "report_r", "slot", "started")
+    __slots__ = ("eof", "pid", "pidfd", "ready_at", "report", "report_r", "slot", "started")
 
     def __init__(self, slot: int, pid: int, pidfd: int, report_r: int) -> None:
         self.slot = slot
@@ -179,6 +179,7 @@ class _Worker:
         self.report = bytearray()
         self.started = time.monotonic()
         self.ready_at: float | None = None
+        self.eof = False  # the worker closed its end: stop watching the pipe
 
     def read_report(self) -> None:
         """Reads what the worker sent so far without blocking (a grandchild may hold the
@@ -189,6 +190,7 @@ class _Worker:
             except BlockingIOError:
                 return
             if not chunk:
+                self.eof = True
                 return
             self.report += chunk
             if self.ready_at is None and self.report[:1] == _READY:
@@ -319,9 +321,11 @@ class Supervisor:
             poller.register(self._wake_r, select.POLLIN)
             by_fd: dict[int, _Worker] = {}
             for w in self._workers.values():
-                by_fd[w.pidfd] = by_fd[w.report_r] = w
+                by_fd[w.pidfd] = w
                 poller.register(w.pidfd, select.POLLIN)
-                poller.register(w.report_r, select.POLLIN)
+                if not w.eof:
+                    by_fd[w.report_r] = w
+                    poller.register(w.report_r, select.POLLIN)
             wait = None if not due else max(0.0, min(due.values()) - time.monotonic())
             events = self._poll(poller, wait)
             for fd, _ in events:
@@ -447,6 +451,8 @@ class Supervisor:
         status = 1
         try:
             # SIGKILL, not SIGTERM: nobody is left to escalate if the worker ignores it.
+            # NOTE: the signal comes when the *thread* that forked exits; that thread runs
+            # serve_forever(), which returns only after every worker has exited.
             set_parent_death_signal(signal.SIGKILL)
             if os.getppid() != parent:  # the supervisor died before prctl took effect
                 os._exit(1)
