@@ -11,6 +11,8 @@ show scaling; what is measured instead:
 2. The headline load of the server benchmark (``'!I'``-framed 64-byte messages, 32
    connections x 16 in flight) against 1 and 2 workers in alternating rounds: throughput
    medians, paired ratio, and server CPU per message (supervisor and workers together).
+3. Life cycle: from ``kill -9`` of a worker to a reply from its replacement, and from
+   ``SIGTERM`` to the supervisor's exit (every worker gone), each over a few repeats.
 
     python benches/server_workers.py [--rounds 15] [--duration 0.2] [--trials 20]
 """
@@ -18,8 +20,12 @@ show scaling; what is measured instead:
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -69,11 +75,62 @@ def balance_trials(proc: ServerProcess, trials: int, duration: float) -> list[li
     return out
 
 
+PID_SERVER = """
+import json, os, sys
+import ferrosock
+srv = ferrosock.Server(("127.0.0.1", 0), lambda c, m: str(os.getpid()).encode(), workers=2)
+print(json.dumps(srv.server_address[:2]), flush=True)
+srv.serve_forever()
+srv.close()
+"""
+
+
+def _ask_pid(address: tuple[str, int]) -> int:
+    with socket.create_connection(address, timeout=10) as c:
+        c.sendall(b"pid")
+        return int(c.recv(64))
+
+
+def life_cycle(repeats: int) -> tuple[list[float], list[float]]:
+    """Seconds from ``kill -9`` of a worker to the first reply from its replacement, and
+    from ``SIGTERM`` to the supervisor's exit, ``repeats`` times each."""
+    replace: list[float] = []
+    stop: list[float] = []
+    for _ in range(repeats):
+        proc = subprocess.Popen([sys.executable, "-c", PID_SERVER], stdout=subprocess.PIPE)
+        try:
+            assert proc.stdout is not None
+            address = tuple(json.loads(proc.stdout.readline()))
+            deadline = time.monotonic() + 20
+            while len(child_pids(proc.pid)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            old = set(child_pids(proc.pid))
+            while {_ask_pid(address) for _ in range(16)} != old:  # both serving
+                pass
+            t0 = time.monotonic()
+            os.kill(min(old), signal.SIGKILL)
+            while _ask_pid(address) in old:  # a reply from a pid not seen before
+                pass
+            replace.append(time.monotonic() - t0)
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(20)
+            stop.append(time.monotonic() - t0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+    return replace, stop
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--duration", type=float, default=0.2)
     p.add_argument("--trials", type=int, default=20)
+    p.add_argument("--repeats", type=int, default=5, help="life-cycle repeats")
     args = p.parse_args(argv)
     print(f"{os.uname().nodename}: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     print(f"load average before: {os.getloadavg()[0]:.2f}")
@@ -124,6 +181,13 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"  2 workers / 1 worker: msgs/s {paired_ratio(two, one):.2f}x,"
         f" server CPU/msg {two.cpu_us_per_msg / one.cpu_us_per_msg:.2f}x"
+    )
+    replace, stop = life_cycle(args.repeats)
+    print(
+        f"kill -9 of a worker -> reply from its replacement: median"
+        f" {1e3 * statistics.median(replace):.0f} ms, worst {1e3 * max(replace):.0f} ms;"
+        f" SIGTERM -> supervisor exited: median {1e3 * statistics.median(stop):.0f} ms,"
+        f" worst {1e3 * max(stop):.0f} ms ({args.repeats} repeats)"
     )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
