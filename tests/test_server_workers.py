@@ -71,7 +71,7 @@ SUPERVISOR = textwrap.dedent(
             on_worker_start=on_worker_start,
         )
     signal.signal(signal.SIGUSR1, lambda *a: out(pids=srv.worker_pids))
-    signal.signal(signal.SIGUSR2, lambda *a: srv.shutdown())
+    signal.signal(signal.SIGUSR2, lambda *a: srv.shutdown(opts.get("shutdown_timeout", 5.0)))
     out(address=srv.server_address)
     if opts.get("thread_shutdown"):
         import threading
@@ -506,3 +506,18 @@ def test_shutdown_from_another_thread_warns_about_forking_with_threads() -> None
     assert {"shutdown_returned": True, "pids": []} in msgs
     assert {"returned": True, "pids": []} in msgs
     assert "RuntimeWarning: ferrosock workers are forked while other threads run" in err
+
+
+def test_shutdown_timeout_bounds_the_flush_then_kills() -> None:
+    with supervisor(shutdown_timeout=0.05) as sup:
+        pids = sup.workers(2)
+        with sup.connect() as c:
+            c.sendall(b"sleep30")  # a handler that will not finish
+            time.sleep(0.1)
+            os.kill(sup.pid, signal.SIGUSR2)
+            assert recv_until_eof(c) == b""  # killed after the flush bound, no reply
+        out, err = sup.finish()
+    assert sup.proc.returncode == 0, err
+    assert {"returned": True, "pids": []} in lines(out)
+    assert "exited unexpectedly" not in err
+    assert not any(alive(p) for p in pids)

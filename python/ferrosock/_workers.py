@@ -31,11 +31,13 @@ from __future__ import annotations
 
 import errno as _errno
 import logging
+import mmap
 import os
 import pickle
 import select
 import signal
 import socket as _std
+import struct
 import sys
 import threading
 import time
@@ -56,10 +58,11 @@ START_WINDOW = 1.0
 MAX_START_FAILURES = 5
 #: Delay before restarting a slot after its n-th failure at start in a row.
 _BACKOFF = (0.0, 0.05, 0.1, 0.2, 0.4)
-#: How long a stopping worker flushes replies already produced...
+#: How long a stopping worker flushes replies already produced, at most (``shutdown(t)``
+#: with a smaller ``t`` flushes for ``t``)...
 STOP_FLUSH = 0.8
-#: ...and when the supervisor kills what is left, counted from the stop request.
-STOP_DEADLINE = 1.0
+#: ...and how long after that the supervisor kills what is left.
+STOP_GRACE = 0.2
 #: Bounds what a failing worker sends back (its traceback is cut to fit a pipe buffer).
 _REPORT_MAX = 32 * 1024
 
@@ -218,6 +221,10 @@ class Supervisor:
         self._on_worker_start = on_worker_start
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._stop = False
+        # The flush bound of the current stop, in memory shared with the workers (an
+        # anonymous mmap is MAP_SHARED): their SIGTERM handler reads it.
+        self._flush = mmap.mmap(-1, 8)
+        self._flush[:] = struct.pack("d", STOP_FLUSH)
         self._workers: dict[int, _Worker] = {}
         self._closed = False
         # Signals with Python handlers, blocked while the supervisor does its bookkeeping
@@ -241,6 +248,8 @@ class Supervisor:
 
     def request_shutdown(self, timeout: float) -> None:
         # A flag and a byte in a pipe: safe from any thread and from a signal handler.
+        if not self._closed:
+            self._flush[:] = struct.pack("d", max(0.0, min(timeout, STOP_FLUSH)))
         self._stop = True
         try:
             os.write(self._wake_w, b"\0")
@@ -255,6 +264,7 @@ class Supervisor:
             s.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
+        self._flush.close()
 
     def serve(self) -> None:
         if self._closed:
@@ -391,7 +401,10 @@ class Supervisor:
             return
         for w in self._workers.values():
             _signal(w.pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_DEADLINE
+        if not self._stop:  # Ctrl-C, or an error: the full flush bound
+            self._flush[:] = struct.pack("d", STOP_FLUSH)
+        flush = struct.unpack("d", self._flush[:])[0]
+        deadline = time.monotonic() + flush + STOP_GRACE
         interrupted: BaseException | None = None
         while self._workers:
             left = deadline - time.monotonic()
@@ -472,7 +485,12 @@ class Supervisor:
             core = self._make_core(mine.fileno())
             for s in self._sockets:
                 s.close()
-            signal.signal(signal.SIGTERM, lambda signum, frame: core.request_shutdown(STOP_FLUSH))
+            flush = self._flush
+
+            def on_sigterm(signum: int, frame: object) -> None:
+                core.request_shutdown(struct.unpack("d", flush[:])[0])
+
+            signal.signal(signal.SIGTERM, on_sigterm)
             signal.set_wakeup_fd(core.wakeup_fd, warn_on_full_buffer=False)
             if self._blocked:  # the supervisor's mask, inherited: a SIGTERM may be pending
                 signal.pthread_sigmask(signal.SIG_SETMASK, self._saved_mask)
