@@ -317,6 +317,8 @@ def test_kill_9_of_a_worker_under_load() -> None:
         conns = [sup.connect() for _ in range(32)]
         owner = {c: ask_pid(c) for c in conns}
         victim = max(pids, key=lambda p: list(owner.values()).count(p))
+        for c in conns:  # requests in flight on every connection as the worker dies
+            c.sendall(b"in-flight")
         os.kill(victim, signal.SIGKILL)
         assert wait_for(lambda: not alive(victim))
         # Connections made while the worker is dead wait in its slot's listener.
@@ -325,8 +327,9 @@ def test_kill_9_of_a_worker_under_load() -> None:
             if owner[c] == victim:
                 with contextlib.suppress(OSError):
                     c.sendall(b"after")
-                assert recv_until_eof(c) == b""  # its connections fail...
+                assert recv_until_eof(c) in (b"", b"in-flight")  # its connections fail...
             else:
+                assert recv_exact(c, 9) == b"in-flight"
                 for i in range(20):  # ...the others' continue
                     c.sendall(b"msg%d" % i)
                     want = b"msg%d" % i
