@@ -54,14 +54,20 @@ def socket_count(pid: int) -> int:
 
 
 def balance_trials(proc: ServerProcess, trials: int, duration: float) -> list[list[int]]:
-    """Connections per worker, one list per trial, counted halfway through each run."""
+    """Connections per worker, one list per trial, counted while each run goes on."""
     workers = sorted(child_pids(proc.proc.pid))
     base = {pid: socket_count(pid) for pid in workers}
     out: list[list[int]] = []
 
     def sample(counts: list[int]) -> None:
-        time.sleep(duration / 2)
-        counts.extend(socket_count(pid) - base[pid] for pid in workers)
+        # Until every connection is accepted (a loaded machine may lag behind the client).
+        stop = time.monotonic() + duration * 0.9
+        time.sleep(duration / 4)
+        while True:
+            counts[:] = [socket_count(pid) - base[pid] for pid in workers]
+            if sum(counts) == 64 or time.monotonic() > stop:
+                return
+            time.sleep(0.005)
 
     for _ in range(trials):
         counts: list[int] = []

@@ -295,6 +295,8 @@ def test_parent_death_signal_roundtrip() -> None:
 def test_64_connections_are_served_by_the_workers(balance: str) -> None:
     with supervisor(balance=balance) as sup:
         pids = sup.workers(2)
+        os.kill(sup.pid, signal.SIGUSR1)
+        assert set(sup.read("pids")["pids"]) == pids  # server.worker_pids
         conns = [sup.connect() for _ in range(64)]
         served = Counter(ask_pid(c) for c in conns)
         for c in conns:
