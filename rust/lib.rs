@@ -13,6 +13,7 @@ mod framing;
 pub mod fuzzing;
 mod ipaddr;
 mod loadgen;
+mod procctl;
 mod pylong;
 mod server;
 mod sockaddr;
@@ -40,5 +41,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     server::register(m)?;
     sockserver::register(m)?;
     ipaddr::register(m)?;
+    procctl::register(m)?;
     Ok(())
 }

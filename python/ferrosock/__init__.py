@@ -35,6 +35,7 @@ from ferrosock.server import (
     Connection as Connection,
     DatagramServer as DatagramServer,
     Server as Server,
+    WorkerError as WorkerError,
 )
 
 # Every other name of the stdlib module, as the very same object: constants, enums,
@@ -60,6 +61,7 @@ __all__ = [
     "Connection",
     "DatagramServer",
     "Server",
+    "WorkerError",
     "FrameError",
     "IncompleteReadError",
     "inet_aton_many",

@@ -30,9 +30,11 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeAlias
 
+from ferrosock import _workers
 from ferrosock._native import Connection, DatagramServerCore, StreamServerCore
+from ferrosock._workers import WorkerError
 
-__all__ = ["Connection", "DatagramServer", "Server"]
+__all__ = ["Connection", "DatagramServer", "Server", "WorkerError"]
 
 MiB = 1024 * 1024
 
@@ -167,6 +169,7 @@ class _ServerBase:
         "_close_after_serve",
         "_inner",
         "_lock",
+        "_on_worker_start",
         "_serving",
         "_stopped",
         "_unix",
@@ -175,8 +178,15 @@ class _ServerBase:
 
     _inner: Any
 
-    def _setup(self, inner: Any, address: Any, unix: _UnixPath | None) -> None:
+    def _setup(
+        self,
+        inner: Any,
+        address: Any,
+        unix: _UnixPath | None,
+        on_worker_start: Callable[[], object] | None = None,
+    ) -> None:
         self._inner = inner
+        self._on_worker_start = on_worker_start
         self._unix = unix
         self.server_address = address
         self._lock = threading.Lock()
@@ -184,6 +194,31 @@ class _ServerBase:
         self._stopped = threading.Event()
         self._stopped.set()
         self._close_after_serve = False
+
+    def _setup_workers(
+        self,
+        count: int,
+        address: Address,
+        kind: int,
+        balance: str,
+        backlog: int | None,
+        make_core: Callable[[int], Any],
+        on_worker_start: Callable[[], object] | None,
+        reuse_port: bool,
+    ) -> None:
+        socks, bound, unix = _workers.open_sockets(
+            _bind, address, kind, balance, count, backlog, reuse_port
+        )
+        try:
+            make_core(socks[0].fileno()).close()  # bad options fail here, not in N workers
+            inner = _workers.Supervisor(count, socks, make_core, on_worker_start)
+        except BaseException:
+            for s in socks:
+                s.close()
+            if unix is not None:
+                unix.remove()
+            raise
+        self._setup(inner, bound, unix)
 
     def serve_forever(self, poll_interval: float | None = None) -> None:
         """Serves until ``shutdown()``, Ctrl-C or a ``BaseException`` from a callback.
@@ -199,6 +234,8 @@ class _ServerBase:
                 raise RuntimeError("serve_forever() is already running")
             self._serving = threading.get_ident()
             self._stopped.clear()
+            # One process (workers=1) is its own worker: the hook runs once, before serving.
+            start, self._on_worker_start = self._on_worker_start, None
         installed = False
         old_fd = -1
         if threading.current_thread() is threading.main_thread():
@@ -208,6 +245,8 @@ class _ServerBase:
             except ValueError:  # pragma: no cover - not the main interpreter
                 pass
         try:
+            if start is not None:
+                start()
             inner.serve()
         finally:
             if installed:
@@ -266,6 +305,11 @@ class _ServerBase:
     def closed(self) -> bool:
         return self._inner is None
 
+    @property
+    def worker_pids(self) -> tuple[int, ...]:
+        """The pids of the worker processes running now; ``()`` for ``workers=1``."""
+        return getattr(self._inner, "worker_pids", ())
+
     def __enter__(self) -> Any:
         return self
 
@@ -310,6 +354,12 @@ class Server(_ServerBase):
 
     A connection closes gracefully (its queued replies flushed first, for at most 10 s)
     after ``conn.close()``, a peer's end of stream, a handler exception or a framing error.
+
+    ``workers=N`` (``0`` or ``'auto'``: one per usable CPU) serves from N forked processes
+    that ``serve_forever()`` supervises (see ``ferrosock._workers`` for what it does and
+    what a handler module may do before the fork); ``balance`` is ``'reuseport'`` (default
+    for TCP) or ``'shared'`` (Unix sockets); ``on_worker_start()`` runs in each worker
+    before it serves. ``connection_count`` is then 0: connections live in the workers.
     """
 
     __slots__ = ()
@@ -332,6 +382,9 @@ class Server(_ServerBase):
         on_connect: Callable[[Connection], object] | None = None,
         on_disconnect: Callable[[Connection, BaseException | None], object] | None = None,
         batch_handler: BatchHandler | None = None,
+        workers: int | Literal["auto"] = 1,
+        balance: Literal["reuseport", "shared"] | None = None,
+        on_worker_start: Callable[[], object] | None = None,
     ) -> None:
         self._inner = None
         self._unix = None
@@ -355,12 +408,13 @@ class Server(_ServerBase):
         slow = _check_timeout("message_timeout", message_timeout)
         if backlog is not None:
             _check_int("backlog", backlog, 0)
-        sock, unix = _bind(address, _std.SOCK_STREAM, bool(reuse_port))
-        try:
-            sock.listen(_std.SOMAXCONN if backlog is None else backlog)
-            bound = sock.getsockname()
-            inner = StreamServerCore(
-                sock.fileno(),
+        count = _workers.worker_count(workers)
+        mode = _workers.balance_mode(balance, _is_path(address))
+        _check_callable("on_worker_start", on_worker_start)
+
+        def make_core(fd: int) -> StreamServerCore:
+            return StreamServerCore(
+                fd,
                 batch_handler if batch_handler is not None else handler,
                 batch=batch_handler is not None,
                 framing=framing,
@@ -374,13 +428,31 @@ class Server(_ServerBase):
                 on_connect=on_connect,
                 on_disconnect=on_disconnect,
             )
+
+        if count > 1:
+            self._setup_workers(
+                count,
+                address,
+                _std.SOCK_STREAM,
+                mode,
+                backlog,
+                make_core,
+                on_worker_start,
+                bool(reuse_port),
+            )
+            return
+        sock, unix = _bind(address, _std.SOCK_STREAM, bool(reuse_port))
+        try:
+            sock.listen(_std.SOMAXCONN if backlog is None else backlog)
+            bound = sock.getsockname()
+            inner = make_core(sock.fileno())
         except BaseException:
             if unix is not None:
                 unix.remove()
             raise
         finally:
             sock.close()
-        self._setup(inner, bound, unix)
+        self._setup(inner, bound, unix, on_worker_start)
 
     @property
     def connection_count(self) -> int:
@@ -395,6 +467,10 @@ class DatagramServer(_ServerBase):
     called for each (all of a batch under one GIL acquisition) and a bytes-like return
     value is sent back to ``address``; the replies of a batch leave in one ``sendmmsg``.
     A datagram longer than ``max_size`` is dropped (and logged), never truncated.
+
+    ``workers=N`` serves from N supervised processes, as for ``Server``: UDP with one
+    ``SO_REUSEPORT`` socket per worker, Unix datagram sockets with one shared socket.
+    ``dropped`` is then 0: the counts live in the workers.
     """
 
     __slots__ = ()
@@ -408,32 +484,49 @@ class DatagramServer(_ServerBase):
         batch_size: int = 64,
         high_water: int = 4 * MiB,
         reuse_port: bool = False,
+        workers: int | Literal["auto"] = 1,
+        on_worker_start: Callable[[], object] | None = None,
     ) -> None:
         self._inner = None
         self._unix = None
         _check_callable("handler", handler, True)
+        _check_callable("on_worker_start", on_worker_start)
         _check_int("max_size", max_size, 1)
         _check_int("batch_size", batch_size, 1)
         _check_int("high_water", high_water, 0)
         if batch_size > 1024:
             raise ValueError("batch_size must be <= 1024")
+        count = _workers.worker_count(workers)
+
+        def make_core(fd: int) -> DatagramServerCore:
+            return DatagramServerCore(
+                fd, handler, max_size=max_size, batch_size=batch_size, high_water=high_water
+            )
+
+        if count > 1:
+            mode = _workers.balance_mode(None, _is_path(address), datagram=True)
+            self._setup_workers(
+                count,
+                address,
+                _std.SOCK_DGRAM,
+                mode,
+                None,
+                make_core,
+                on_worker_start,
+                bool(reuse_port),
+            )
+            return
         sock, unix = _bind(address, _std.SOCK_DGRAM, bool(reuse_port))
         try:
             bound = sock.getsockname()
-            inner = DatagramServerCore(
-                sock.fileno(),
-                handler,
-                max_size=max_size,
-                batch_size=batch_size,
-                high_water=high_water,
-            )
+            inner = make_core(sock.fileno())
         except BaseException:
             if unix is not None:
                 unix.remove()
             raise
         finally:
             sock.close()
-        self._setup(inner, bound, unix)
+        self._setup(inner, bound, unix, on_worker_start)
 
     @property
     def dropped(self) -> int:
@@ -487,10 +580,17 @@ def serve_main(argv: Iterable[str]) -> int:
     parser.add_argument("--max-connections", type=int, default=10_000)
     parser.add_argument("--idle-timeout", type=float, default=None)
     parser.add_argument("--reuse-port", action="store_true")
+    parser.add_argument(
+        "--workers",
+        default="1",
+        help="worker processes; 0 or 'auto' for one per usable CPU (default 1: no extra process)",
+    )
+    parser.add_argument("--balance", choices=("reuseport", "shared"), default=None)
     args = parser.parse_args(list(argv))
     try:
         address = _parse_endpoint(args.echo)
         delimiter = args.delimiter.encode("latin-1").decode("unicode_escape").encode("latin-1")
+        workers = args.workers if args.workers == "auto" else int(args.workers)
         server = Server(
             address,
             _echo,
@@ -501,12 +601,15 @@ def serve_main(argv: Iterable[str]) -> int:
             max_connections=args.max_connections,
             idle_timeout=args.idle_timeout,
             reuse_port=args.reuse_port,
+            workers=workers,
+            balance=args.balance,
         )
     except (OSError, ValueError, TypeError) as exc:
         parser.exit(1, f"{parser.prog}: error: {exc}\n")
     with server:
         print(
-            f"serving echo on {server.server_address!r} (framing={args.framing})",
+            f"serving echo on {server.server_address!r} (framing={args.framing}, "
+            f"workers={_workers.worker_count(workers)})",
             file=sys.stderr,
             flush=True,
         )

@@ -46,6 +46,23 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK
 
 
+def child_pids(pid: int) -> list[int]:
+    """The live children of ``pid`` (``/proc/PID/task/TID/children`` of each thread): the
+    worker processes of a ``Server(workers=N)``."""
+    kids: list[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return kids
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                kids.extend(int(k) for k in f.read().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return kids
+
+
 def thread_cpu_seconds(pid: int) -> dict[int, float]:
     """CPU seconds of each live thread of ``pid``, in nanosecond resolution, from
     ``/proc/PID/task/TID/schedstat`` (first field: time on CPU). Threads that exit while
@@ -69,7 +86,15 @@ class CpuReading:
 
     @classmethod
     def of(cls, pid: int) -> CpuReading:
-        return cls(proc_cpu_seconds(pid), thread_cpu_seconds(pid))
+        """The process and its live children (worker processes) together."""
+        total, threads = proc_cpu_seconds(pid), thread_cpu_seconds(pid)
+        for kid in child_pids(pid):
+            try:
+                total += proc_cpu_seconds(kid)
+                threads.update(thread_cpu_seconds(kid))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+        return cls(total, threads)
 
     def until(self, later: CpuReading) -> float:
         """CPU seconds used between two readings: the exact per-thread sums when the
@@ -93,6 +118,8 @@ class ServerSpec:
     label: str
     kind: str  # a ferrosock.bench._servers kind
     framing: str  # the mode the server decodes: 'frame' or 'raw'
+    workers: int = 1  # worker processes (kind 'ferrosock' only)
+    balance: str | None = None  # Server(balance=...) when workers > 1
 
 
 @dataclass(frozen=True)
@@ -126,6 +153,8 @@ class ServerProcess:
                 spec.framing,
                 "--bind",
                 bind,
+                *(["--workers", str(spec.workers)] if spec.workers != 1 else []),
+                *(["--balance", spec.balance] if spec.balance else []),
             ],
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -153,6 +182,11 @@ class ServerProcess:
             self._fail(f"printed {line!r} instead of READY")
         address = json.loads(payload)
         self.address = tuple(address) if isinstance(address, list) else address
+        # A supervisor listens before its workers run: wait for all of them.
+        while self.spec.workers > 1 and len(child_pids(self.proc.pid)) < self.spec.workers:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self._fail("did not start its workers")
+            time.sleep(0.01)
         while True:
             try:
                 self._probe()

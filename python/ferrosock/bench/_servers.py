@@ -356,7 +356,9 @@ def serve_socketserver(spec: str, framing: str, module) -> None:
 # --- ferrosock ------------------------------------------------------------------------
 
 
-def serve_ferrosock(spec: str, framing: Literal["frame", "raw"]) -> None:
+def serve_ferrosock(
+    spec: str, framing: Literal["frame", "raw"], workers: int = 1, balance: str | None = None
+) -> None:
     import ferrosock
 
     _, address = _spec_address(spec)
@@ -364,7 +366,13 @@ def serve_ferrosock(spec: str, framing: Literal["frame", "raw"]) -> None:
     def handler(conn, message):
         return echo(message)
 
-    server = ferrosock.Server(address, handler, framing=framing)
+    server = ferrosock.Server(
+        address,
+        handler,
+        framing=framing,
+        workers=workers,
+        balance=balance,  # type: ignore[arg-type]
+    )
 
     def on_signal(*_):
         raise KeyboardInterrupt
@@ -422,13 +430,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("kind", choices=KINDS)
     p.add_argument("--framing", choices=("frame", "raw"), default="frame")
     p.add_argument("--bind", default="tcp4", help="tcp4, tcp6 or unix:PATH")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (ferrosock only)")
+    p.add_argument("--balance", choices=("reuseport", "shared"), default=None)
     args = p.parse_args(argv)
     kind, spec = args.kind, args.bind
     framing: Literal["frame", "raw"] = "frame" if args.framing == "frame" else "raw"
     if kind == "native-echo":
         serve_native_echo(spec)
     elif kind == "ferrosock":
-        serve_ferrosock(spec, framing)
+        serve_ferrosock(spec, framing, args.workers, args.balance)
     elif kind in ("asyncio", "uvloop"):
         serve_asyncio(_bind(spec), framing, use_uvloop=kind == "uvloop")
     elif kind == "selectors":
