@@ -30,13 +30,7 @@ fn set_parent_death_signal(signum: i32) -> PyResult<()> {
             0 as libc::c_ulong,
         )
     };
-    if rc != 0 {
-        let errno = std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EINVAL);
-        return Err(os_error_from_errno(errno));
-    }
-    Ok(())
+    prctl_result(rc)
 }
 
 /// `prctl(PR_GET_PDEATHSIG)`: the signal set by `set_parent_death_signal`, 0 if none.
@@ -54,17 +48,22 @@ fn parent_death_signal() -> PyResult<i32> {
             0 as libc::c_ulong,
         )
     };
-    if rc != 0 {
-        let errno = std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EINVAL);
-        return Err(os_error_from_errno(errno));
-    }
-    Ok(sig)
+    prctl_result(rc).map(|()| sig)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_parent_death_signal, m)?)?;
     m.add_function(wrap_pyfunction!(parent_death_signal, m)?)?;
     Ok(())
+}
+
+/// `prctl`'s return code as a result: `OSError` from `errno` on failure.
+fn prctl_result(rc: libc::c_int) -> PyResult<()> {
+    if rc == 0 {
+        return Ok(());
+    }
+    let errno = std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EINVAL);
+    Err(os_error_from_errno(errno))
 }

@@ -432,12 +432,7 @@ class Supervisor:
         report_r, report_w = os.pipe2(os.O_CLOEXEC)
         parent = os.getpid()
         # Unflushed output would be written twice, once by each process.
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                if stream is not None:
-                    stream.flush()
-            except (OSError, ValueError):
-                pass
+        _flush_std_streams()
         try:
             pid = os.fork()
         except BaseException:
@@ -503,12 +498,7 @@ class Supervisor:
         except BaseException as e:  # everything goes back to the supervisor
             _send_error(report_w, e)
         finally:
-            for stream in (sys.stdout, sys.stderr):
-                try:
-                    if stream is not None:
-                        stream.flush()
-                except (OSError, ValueError):
-                    pass
+            _flush_std_streams()
             os._exit(status)
 
 
@@ -538,6 +528,15 @@ def _send_error(fd: int, exc: BaseException) -> None:
         os.write(fd, _ERROR + payload)
     except OSError:
         pass
+
+
+def _flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def _signal(pid: int, signum: int) -> None:
