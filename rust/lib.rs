@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod addr;
+mod aiobuf;
 mod batch;
 mod buffer;
 mod errors;
@@ -38,5 +39,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     server::register(m)?;
     sockserver::register(m)?;
     ipaddr::register(m)?;
+    aiobuf::register(m)?;
     Ok(())
 }
