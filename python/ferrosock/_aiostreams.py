@@ -47,6 +47,11 @@ LimitOverrunError = asyncio.LimitOverrunError
 
 _SEPARATOR_TUPLES = sys.version_info >= (3, 13)
 
+# Frames queued by write_frame(s) up to this many bytes wait for the end of the loop
+# iteration to leave in one transport.write; past it they are written at once. Keeps the
+# queue bounded for a writer that never yields, and the transport's flow control in charge.
+_CORK_LIMIT = 64 * 1024
+
 
 class IncompleteReadError(_errors.IncompleteReadError, asyncio.IncompleteReadError):
     """The stream ended before the requested bytes (or the whole frame) arrived.
@@ -510,13 +515,17 @@ class StreamWriter:
     def write_frame(self, data: Any) -> None:
         """Queue ``data`` as one frame (``ValueError`` if the header cannot express its
         length); it is sent with the other frames of this loop iteration."""
-        self._frames.push(data)
-        self._schedule_flush()
+        if self._frames.push(data) >= _CORK_LIMIT:
+            self._flush_now()
+        else:
+            self._schedule_flush()
 
     def write_frames(self, items: Iterable[Any]) -> None:
         """Queue each item as a frame; nothing is queued if one is refused."""
-        self._frames.push_many(items)
-        self._schedule_flush()
+        if self._frames.push_many(items) >= _CORK_LIMIT:
+            self._flush_now()
+        else:
+            self._schedule_flush()
 
     def _schedule_flush(self) -> None:
         if self._flush_handle is None:
@@ -525,6 +534,15 @@ class StreamWriter:
                 self._transport.write(self._frames.take())
                 return
             self._flush_handle = self._loop.call_soon(self._flush)
+
+    def _flush_now(self) -> None:
+        # Past the cork limit the bytes go to the transport at once, so that its flow
+        # control (pause_writing, and so drain()) sees them.
+        handle = self._flush_handle
+        if handle is not None:
+            self._flush_handle = None
+            handle.cancel()
+        self._transport.write(self._frames.take())
 
     def write(self, data: Any) -> None:
         self._flush()
@@ -555,9 +573,12 @@ class StreamWriter:
         return self._transport.get_extra_info(name, default)
 
     async def drain(self) -> None:
-        """Send the queued frames, then wait until the transport's buffer is below its low
-        water mark (asyncio's ``drain``)."""
-        self._flush()
+        """Wait until the transport's buffer is below its low water mark (asyncio's
+        ``drain``). Frames queued in this loop iteration (less than the cork limit) still
+        leave together when the loop next runs its callbacks, unless drain() must wait."""
+        protocol = self._protocol
+        if protocol._paused or protocol._connection_lost:
+            self._flush()
         if self._reader is not None:
             exc = self._reader.exception()
             if exc is not None:
@@ -565,7 +586,7 @@ class StreamWriter:
         if self._transport.is_closing():
             # Let connection_lost() run so a closed connection raises here.
             await asyncio.sleep(0)
-        await self._protocol._drain_helper()
+        await protocol._drain_helper()
 
     async def start_tls(
         self,
