@@ -473,7 +473,15 @@ class _StreamProtocol(asyncio.Protocol):
 class StreamWriter:
     """asyncio's ``StreamWriter``, plus :meth:`write_frame` and :meth:`write_frames`."""
 
-    __slots__ = ("_flush_handle", "_frames", "_loop", "_protocol", "_reader", "_transport")
+    __slots__ = (
+        "_eof_written",
+        "_flush_handle",
+        "_frames",
+        "_loop",
+        "_protocol",
+        "_reader",
+        "_transport",
+    )
 
     def __init__(
         self,
@@ -492,6 +500,9 @@ class StreamWriter:
             header = reader._buf.header if reader is not None else "!I"
         self._frames = _native.FrameSendBuffer(header)
         self._flush_handle: asyncio.Handle | None = None
+        # After write_eof() frames go straight to the transport, which raises as asyncio's
+        # write() does, in the caller rather than in a loop callback.
+        self._eof_written = False
 
     def __repr__(self) -> str:
         info = [self.__class__.__name__, f"transport={self._transport!r}"]
@@ -509,7 +520,9 @@ class StreamWriter:
             self._flush_handle = None
             handle.cancel()
             data = self._frames.take()
-            if data:
+            # Once the connection is lost the bytes could not go anywhere; asyncio's write()
+            # would have dropped them too (uvloop's would raise in a loop callback).
+            if data and not self._protocol._connection_lost:
                 self._transport.write(data)
 
     def write_frame(self, data: Any) -> None:
@@ -529,7 +542,7 @@ class StreamWriter:
 
     def _schedule_flush(self) -> None:
         if self._flush_handle is None:
-            if self._transport.is_closing():
+            if self._eof_written or self._transport.is_closing():
                 # Let the transport raise or drop exactly as asyncio's write() would.
                 self._transport.write(self._frames.take())
                 return
@@ -554,6 +567,7 @@ class StreamWriter:
 
     def write_eof(self) -> Any:
         self._flush()
+        self._eof_written = True
         return self._transport.write_eof()
 
     def can_write_eof(self) -> bool:
