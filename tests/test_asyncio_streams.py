@@ -753,6 +753,43 @@ def test_ssl(loop_kind):
     run(loop_kind, main)
 
 
+def test_start_tls_upgrades_both_ends(loop_kind):
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    handler_tasks: list[asyncio.Task] = []
+
+    async def handler(reader: fa.StreamReader, writer: fa.StreamWriter) -> None:
+        handler_tasks.append(asyncio.current_task())
+        assert await reader.readline() == b"STARTTLS\n"
+        writer.write(b"GO\n")
+        await writer.drain()
+        await writer.start_tls(server_ctx)
+        writer.write_frame(await reader.read_frame())
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async def main() -> None:
+        server = await fa.start_server(handler, "127.0.0.1", 0)
+        async with server:
+            reader, writer = await fa.open_connection(*server.sockets[0].getsockname())
+            writer.write(b"STARTTLS\n")
+            assert await reader.readline() == b"GO\n"
+            await writer.start_tls(client_ctx, server_hostname="localhost")
+            assert writer.get_extra_info("ssl_object") is not None
+            writer.write_frame(b"over tls")
+            assert await reader.read_frame() == b"over tls"
+            await close(writer)
+            await handlers_done(handler_tasks, 1)
+        await server.wait_closed()
+
+    run(loop_kind, main)
+
+
 def test_drain_after_the_peer_closed_raises(loop_kind):
     async def main() -> None:
         reader, writer, peer = await connect_pair("unix")

@@ -594,12 +594,15 @@ class StreamWriter:
         if protocol._paused or protocol._connection_lost:
             self._flush()
         if self._reader is not None:
-            exc = self._reader.exception()
+            exc = self._reader._exception
             if exc is not None:
                 raise exc
         if self._transport.is_closing():
             # Let connection_lost() run so a closed connection raises here.
             await asyncio.sleep(0)
+        elif not protocol._paused:
+            # What _drain_helper() would find, without a coroutine per call.
+            return
         await protocol._drain_helper()
 
     async def start_tls(
