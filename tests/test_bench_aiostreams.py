@@ -21,16 +21,17 @@ def test_registered():
 def test_tiny_run_reports_both_clients_on_each_loop():
     timing = Timing(rounds=2, duration=0.02)
     results = measure(timing)
-    kinds = [kind for kind, _, _ in results]
+    kinds = [kind for kind, _ in results]
     expected = ["asyncio", "uvloop"] if importlib.util.find_spec("uvloop") else ["asyncio"]
     assert kinds == expected
-    for _, base, ours in results:
-        for side in (base, ours):
+    for _, sides in results:
+        assert len(sides) == 3
+        for side in sides:
             assert len(side.msgs_per_sec) == 2
             assert all(rate > 0 for rate in side.msgs_per_sec)
             assert all(cpu > 0 for cpu in side.cpu_us_per_msg)
     table = to_table(results, timing)
-    assert len(table.rows) == 2 * len(results)
+    assert len(table.rows) == 3 * len(results)
     assert len(table.verdicts) == len(results)
     text = format_table(table)
     assert "read_frame" in text and "readexactly" in text
