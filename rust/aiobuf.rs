@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::PyBytes;
 
 use crate::buffer::ByteView;
 use crate::errors::frame_error;
@@ -124,7 +124,7 @@ fn locked<T, R>(lock: &Mutex<T>, f: impl FnOnce(&mut T) -> R) -> PyResult<R> {
 }
 
 /// The receive buffer of `ferrosock.asyncio.StreamReader`: `feed` from `data_received`,
-/// then either whole frames (`pop_frame`, `pop_frames`) or bytes (`take`, `find`, ...).
+/// then either whole frames (`pop_frame`) or bytes (`take`, `find`, ...).
 #[pyclass(frozen, module = "ferrosock._native", name = "StreamBuffer")]
 pub struct PyStreamBuffer {
     header: Header,
@@ -179,35 +179,6 @@ impl PyStreamBuffer {
             Ok(None) => Ok(None),
             Err(e) => Err(self.too_large(py, e)),
         })?
-    }
-
-    /// Up to `max_frames` complete payloads (possibly none), removed from the buffer. An
-    /// oversized frame stops the list; the `FrameError` comes when it is at the front.
-    fn pop_frames<'py>(&self, py: Python<'py>, max_frames: i64) -> PyResult<Bound<'py, PyList>> {
-        let max_frames = non_negative(max_frames, "max_frames")?;
-        let hdr = self.header;
-        let (frames, failed) = self.with(|b| {
-            let mut frames = Vec::new();
-            let mut failed = None;
-            while frames.len() < max_frames {
-                match b.front_frame(&hdr, self.max_size) {
-                    Ok(Some(range)) => {
-                        frames.push(PyBytes::new(py, &b.pending()[range.clone()]));
-                        b.consume(range.end);
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-            }
-            (frames, failed)
-        })?;
-        match failed {
-            Some(e) if frames.is_empty() => Err(self.too_large(py, e)),
-            _ => PyList::new(py, frames),
-        }
     }
 
     /// Checks the frame at the front once its header is in: `FrameError` if it declares
