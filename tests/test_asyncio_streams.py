@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import pickle
 import socket
 import ssl
 import struct
@@ -91,6 +92,9 @@ def test_exceptions_are_both_asyncio_and_ferrosock():
     assert (e.partial, e.expected) == (b"ab", 5)
     assert str(e) == str(asyncio.IncompleteReadError(b"ab", 5))
     assert str(fa.IncompleteReadError(b"", None)) == str(asyncio.IncompleteReadError(b"", None))
+    again = pickle.loads(pickle.dumps(e))
+    assert type(again) is fa.IncompleteReadError
+    assert (again.partial, again.expected) == (b"ab", 5)
     assert fa.LimitOverrunError is asyncio.LimitOverrunError
     assert fa.FrameError is ferrosock.FrameError
     assert issubclass(fa.FrameError, ValueError)
@@ -615,6 +619,23 @@ def test_reading_pauses_above_the_limit_and_resumes(loop_kind):
                         pass
                 got.append(await reader.read_frame())
             assert got == frames
+            assert writer.transport.is_reading()
+            await close(writer)
+
+    run(loop_kind, main)
+
+
+def test_frame_larger_than_the_buffer_limit(loop_kind):
+    # Reading pauses at twice the limit; read_frame must resume it to complete the frame.
+    big = os.urandom(300_000)
+
+    async def main() -> None:
+        reader, writer, peer = await connect_pair("unix", limit=1024, max_size=1 << 20)
+        with peer:
+            sending = asyncio.ensure_future(asyncio.to_thread(peer.sendall, wire([big, b"x"])))
+            assert await reader.read_frame() == big
+            assert await reader.read_frame() == b"x"
+            await sending
             assert writer.transport.is_reading()
             await close(writer)
 
