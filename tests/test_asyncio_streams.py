@@ -21,7 +21,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 import ferrosock
 import ferrosock.asyncio as fa
@@ -199,7 +199,6 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
     return pieces
 
 
-@settings(max_examples=150)
 @given(
     data=byte_strategy,
     cuts=st.lists(st.integers(0, 200), max_size=8),
@@ -220,7 +219,6 @@ def test_byte_reads_match_asyncio(kind, data, cuts, ops, limit):
     assert got == expected
 
 
-@settings(max_examples=60)
 @given(data=byte_strategy, cuts=st.lists(st.integers(0, 200), max_size=6))
 @pytest.mark.parametrize("kind", LOOPS)
 def test_line_iteration_matches_asyncio(kind, data, cuts):
@@ -342,7 +340,6 @@ async def write_ops(writer: Any, ops: list, native: bool) -> tuple[list, bytes]:
     return results
 
 
-@settings(max_examples=40)
 @given(ops=st.lists(write_op, max_size=10))
 @pytest.mark.parametrize("kind", LOOPS)
 def test_writes_match_asyncio(kind, ops):
@@ -369,7 +366,6 @@ def test_writes_match_asyncio(kind, ops):
 # --- frames without I/O --------------------------------------------------------------------
 
 
-@settings(max_examples=100)
 @given(
     frames=st.lists(st.binary(max_size=40), max_size=12),
     cuts=st.lists(st.integers(0, 600), max_size=10),
