@@ -25,6 +25,7 @@ from hypothesis import given, strategies as st
 
 import ferrosock
 import ferrosock.asyncio as fa
+from ferrosock import _native
 from tests.loops_support import open_fds
 
 try:
@@ -361,6 +362,30 @@ def test_writes_match_asyncio(kind, ops):
 
     expected, got = run(kind, main)
     assert got == expected
+
+
+@given(
+    chunks=st.lists(byte_strategy, max_size=4),
+    taken=st.integers(0, 50),
+    sep=st.sampled_from([b"\n", b"ab", b"xyz", b"", b"a\nb"]),
+    start=st.integers(0, 60),
+)
+def test_stream_buffer_searches_like_bytearray(chunks, taken, sep, start):
+    # The native buffer behind the reader's byte methods, against the bytearray asyncio uses.
+    buf = _native.StreamBuffer("!I", 1 << 20)
+    model = bytearray()
+    for chunk in chunks:
+        assert buf.feed(chunk) == len(model) + len(chunk)
+        model += chunk
+    assert buf.take(taken) == bytes(model[:taken])
+    del model[:taken]
+    assert len(buf) == len(model)
+    assert buf.find(sep, start) == model.find(sep, start)
+    assert buf.startswith(sep, start) == model.startswith(sep, start)
+    buf.consume(start)
+    del model[:start]
+    assert buf.take_all() == bytes(model)
+    assert len(buf) == 0
 
 
 # --- frames without I/O --------------------------------------------------------------------
