@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod addr;
+mod aiobuf;
 mod batch;
 mod buffer;
 mod entry;
@@ -42,5 +43,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sockserver::register(m)?;
     ipaddr::register(m)?;
     procctl::register(m)?;
+    aiobuf::register(m)?;
     Ok(())
 }
