@@ -7,9 +7,10 @@
 
 use std::cell::Cell;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::aio::{Completion, Hooks};
 use super::conn::Framing;
 use super::sys;
 
@@ -56,6 +57,14 @@ pub struct LoopShared {
     pub live: AtomicUsize,
     /// Datagrams dropped for exceeding `max_size`, for `DatagramServer.dropped`.
     pub dropped: AtomicU64,
+    /// The asyncio loop's entry points while `ferrosock.asyncio` serves (`None` otherwise).
+    pub hooks: Mutex<Option<Hooks>>,
+    /// Suspended handler calls that ended, for the loop's next step.
+    pub completions: Mutex<Vec<Completion>>,
+    /// A `resume` is scheduled on the asyncio loop and has not run yet.
+    pub resume_scheduled: AtomicBool,
+    /// `close_clients()` (1: flush, then close) or `abort_clients()` (2) was requested.
+    pub close_clients: AtomicU8,
 }
 
 impl LoopShared {
@@ -69,6 +78,10 @@ impl LoopShared {
             framing,
             live: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
+            hooks: Mutex::new(None),
+            completions: Mutex::new(Vec::new()),
+            resume_scheduled: AtomicBool::new(false),
+            close_clients: AtomicU8::new(0),
         })
     }
 
