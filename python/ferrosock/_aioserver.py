@@ -98,6 +98,7 @@ class _LoopDriver:
             self._timer.cancel()
             self._timer = None
         self._core.detach()
+        self._core = None
         self._on_finish()
 
 

@@ -373,6 +373,7 @@ impl<L: ServeLoop> Core<L> {
             .lock("close() while serve_forever() is running; call shutdown() first")?
             .take();
         drop(lp);
+        self.shared.close_waker();
         Ok(())
     }
 
