@@ -796,3 +796,66 @@ def test_blocking_server_refuses_coroutine_handlers(caplog: pytest.LogCaptureFix
             c.sendall(frame(b"x"))
             assert recv_until_eof(c) == b""
     assert any("ferrosock.asyncio" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+
+
+def test_handlers_after_a_suspension_run_in_their_own_task(loop_kind: str) -> None:
+    """Once a handler has suspended, it runs in a task; a task whose handler finishes goes
+    on with the connection's next message, which is then that task's own: a timeout set
+    there cancels that handler and nothing else."""
+    seen: list[tuple[bytes, bool]] = []
+
+    async def handler(conn: Any, msg: bytes) -> bytes:
+        await asyncio.sleep(0)
+        task = asyncio.current_task()
+        seen.append((msg, task is not None))
+        try:
+            async with asyncio.timeout(0.01):
+                await asyncio.sleep(10)
+        except TimeoutError:
+            return b"timeout:" + msg
+        return b"slept:" + msg
+
+    async def main() -> None:
+        async with fasyncio.Server(("127.0.0.1", 0), handler, framing="frame") as srv:
+            await srv.start_serving()
+            clients = [await open_client(srv) for _ in range(3)]
+            msgs = [b"%d" % i for i in range(6)]
+            for _, w in clients:
+                w.write(b"".join(framed(m) for m in msgs))
+            for r, w in clients:
+                assert [await read_frame(r) for _ in msgs] == [b"timeout:" + m for m in msgs]
+                await close_client(w)
+
+    run(loop_kind, main)
+    assert len(seen) == 18 and all(in_task for _, in_task in seen)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "aio:ferrosock:asyncio:async",
+        "aio:ferrosock16:asyncio:sleep0",
+        "aio:ferrosock:uvloop:plain",
+        "aio:streams:asyncio:sleep0",
+        "aio:consumer:uvloop:async",
+    ],
+)
+def test_benchmark_servers_echo_correctly(kind: str) -> None:
+    """The asyncio benchmark's servers answer every message right (the load generator
+    verifies every byte)."""
+    if "uvloop" in kind:
+        pytest.importorskip("uvloop")
+    from ferrosock import _native
+    from ferrosock.bench._serverbench import ServerProcess, ServerSpec
+
+    proc = ServerProcess(ServerSpec(kind, kind, "frame"), "tcp4")
+    try:
+        proc.wait_ready()
+        for conns, depth, size in ((1, 1, 64), (4, 16, 1000)):
+            r = _native.loadgen(proc.address, conns, depth, size, "frame", 0.05, warmup=0.01)
+            assert r["bytes_received"] == r["bytes_sent"] == r["verified"] * r["wire_size"]
+            assert r["messages"] > 0
+    finally:
+        proc.stop()
+    assert proc.proc.returncode is not None

@@ -47,6 +47,16 @@ pub struct Hooks {
     /// Called (through `call_soon`) to process queued completions: the Python side's
     /// step of the loop.
     pub resume: Py<PyAny>,
+    /// The stream server, which a finishing handler's task hands its outcome to directly
+    /// (and takes more work from); `None` for the datagram server.
+    pub core: Option<Py<super::StreamServerCore>>,
+}
+
+/// A suspended coroutine the current task takes over (see `HandlerCall::finish`).
+pub struct Adopted {
+    pub iter: Py<PyAny>,
+    pub first: Py<PyAny>,
+    pub purpose: Purpose,
 }
 
 /// Where one step of a coroutine left it.
@@ -176,14 +186,47 @@ impl HandlerCall {
         }
     }
 
-    fn finish(&mut self, py: Python<'_>, result: PyResult<Py<PyAny>>) {
+    /// The handler's coroutine ended with `result`. For a handler, the outcome goes to the
+    /// server at once, inside this task's step: its reply is written now, and the next
+    /// message waiting (this connection's, or another's) is dispatched right here. If that
+    /// handler suspends, this task carries on with it (returned: what to yield), as a
+    /// consumer task would, instead of ending and leaving it to a new task. The handlers run
+    /// so have this task as `asyncio.current_task()`, and are its own from then on.
+    /// Otherwise (or when `adopt` is false) the outcome is queued for the loop.
+    fn finish(
+        &mut self,
+        py: Python<'_>,
+        result: PyResult<Py<PyAny>>,
+        adopt: bool,
+    ) -> PyResult<Option<Py<PyAny>>> {
         self.iter = None;
-        let completion = Completion {
+        let mut completion = Completion {
             task_id: self.task_id,
             purpose: self.purpose,
             result,
         };
+        if matches!(self.purpose, Purpose::Handler { .. }) {
+            let core = lock(&self.shared.hooks)
+                .as_ref()
+                .and_then(|h| h.core.as_ref().map(|c| c.clone_ref(py)));
+            if let Some(core) = core {
+                match core
+                    .get()
+                    .complete_inline(py, completion, self.task_id, adopt)
+                {
+                    Ok(outcome) => {
+                        return Ok(outcome?.map(|a| {
+                            self.iter = Some(a.iter);
+                            self.purpose = a.purpose;
+                            a.first
+                        }));
+                    }
+                    Err(back) => completion = back, // the loop is busy: queue it
+                }
+            }
+        }
         complete(py, &self.shared, completion);
+        Ok(None)
     }
 
     /// What the task's step gets back once the handler's coroutine raised `err`: the
@@ -194,11 +237,12 @@ impl HandlerCall {
         let propagate =
             is_cancelled(py, &err) || !err.is_instance_of::<pyo3::exceptions::PyException>(py);
         let again = err.clone_ref(py);
-        self.finish(py, Err(err));
+        // A task that ends in an exception must not take more work on.
+        let next = self.finish(py, Err(err), !propagate)?;
         if propagate {
             Err(again)
         } else {
-            Ok(None)
+            Ok(next)
         }
     }
 
@@ -211,10 +255,7 @@ impl HandlerCall {
         };
         match send(iter.bind(py), value) {
             Drive::Yield(y) => Ok(Some(y)),
-            Drive::Return(v) => {
-                self.finish(py, Ok(v));
-                Ok(None)
-            }
+            Drive::Return(v) => self.finish(py, Ok(v), true),
             Drive::Error(e) => self.failed(py, e),
         }
     }
@@ -272,8 +313,10 @@ impl HandlerCall {
                     .value(py)
                     .getattr(pyo3::intern!(py, "value"))
                     .map_or_else(|_| py.None(), Bound::unbind);
-                self.finish(py, Ok(value));
-                Err(PyStopIteration::new_err(()))
+                match self.finish(py, Ok(value), true)? {
+                    Some(y) => Ok(y),
+                    None => Err(PyStopIteration::new_err(())),
+                }
             }
             Err(e) => match self.failed(py, e)? {
                 Some(y) => Ok(y),

@@ -255,6 +255,27 @@ impl Connection {
 // StreamServerCore
 // ---------------------------------------------------------------------------------------
 
+impl StreamServerCore {
+    /// Hands a finished handler's outcome to the loop from inside its task (see
+    /// `HandlerCall::finish`); gives the completion back if the loop is busy (a step is
+    /// running further up this thread's stack, or another thread serves).
+    pub(crate) fn complete_inline(
+        &self,
+        py: Python<'_>,
+        completion: aio::Completion,
+        task_id: u64,
+        adopt: bool,
+    ) -> Result<PyResult<Option<aio::Adopted>>, aio::Completion> {
+        let Ok(mut guard) = self.core.state.try_lock() else {
+            return Err(completion);
+        };
+        match guard.as_mut() {
+            Some(lp) => Ok(lp.complete_inline(py, completion, task_id, adopt)),
+            None => Err(completion),
+        }
+    }
+}
+
 fn duration_ns(name: &str, v: Option<f64>) -> PyResult<Option<u64>> {
     match v {
         None => Ok(None),
@@ -481,12 +502,12 @@ impl StreamServerCore {
     /// Makes the loop part of a running asyncio loop: `create_task` and `call_soon` are
     /// that loop's, `resume` is called (soon) when suspended handlers have ended.
     fn attach(
-        &self,
+        slf: &Bound<'_, Self>,
         create_task: Py<PyAny>,
         call_soon: Py<PyAny>,
         resume: Py<PyAny>,
     ) -> PyResult<()> {
-        let mut hooks = shared::lock(&self.core.shared.hooks);
+        let mut hooks = shared::lock(&slf.get().core.shared.hooks);
         if hooks.is_some() {
             return Err(PyRuntimeError::new_err("already attached to an event loop"));
         }
@@ -494,6 +515,7 @@ impl StreamServerCore {
             create_task,
             call_soon,
             resume,
+            core: Some(slf.clone().unbind()),
         });
         Ok(())
     }

@@ -16,7 +16,7 @@ use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-use super::aio::{self, Drive, HandlerCall, Purpose};
+use super::aio::{self, Adopted, Completion, Drive, HandlerCall, Purpose};
 use super::call::{Caller, MessageBytes};
 use super::conn::{decode, CloseReason, Conn, Flight, Framing, Phase};
 use super::shared::{lock, ConnShared, DispatchGuard, LoopShared};
@@ -172,6 +172,9 @@ pub struct StreamLoop {
     tasks: Tasks,
     /// Shutdown began: cancel the running handlers at the next Python phase.
     cancel_handlers: bool,
+    /// While a finishing task dispatches (`complete_inline`): its id, and the first
+    /// handler that suspends, which that task takes over instead of a new one.
+    adopt: Option<(u64, Option<Adopted>)>,
 }
 
 fn token_index(token: u64) -> usize {
@@ -226,6 +229,7 @@ impl StreamLoop {
             next_sweep_ns: 0,
             tasks: Tasks::default(),
             cancel_handlers: false,
+            adopt: None,
         })
     }
 
@@ -309,6 +313,8 @@ impl StreamLoop {
     /// deadline (`inf` for none), or -1 once a shutdown has finished (every connection
     /// closed, as `serve()` leaves them when it returns).
     pub fn step(&mut self, py: Python<'_>) -> PyResult<f64> {
+        // Whatever scheduled a resume is handled by this step.
+        self.shared.resume_scheduled.store(false, Ordering::Release);
         let round = py.detach(|| self.io_round());
         let mut result = self.python_phase(py);
         if result.is_ok() && round.is_ok() {
@@ -385,6 +391,39 @@ impl StreamLoop {
             self.sweep(now);
         }
         Ok(false)
+    }
+
+    /// A handler's task finished it (`HandlerCall::finish`): the Python phase runs now,
+    /// in that task's step, and the output is flushed. With `adopt`, the first handler
+    /// that suspends is returned for that task to carry on with.
+    pub fn complete_inline(
+        &mut self,
+        py: Python<'_>,
+        completion: Completion,
+        task_id: u64,
+        adopt: bool,
+    ) -> PyResult<Option<Adopted>> {
+        let task = self.tasks.map.get(&task_id).map(|(t, _)| t.clone_ref(py));
+        lock(&self.shared.completions).push(completion);
+        if adopt && task.is_some() {
+            self.adopt = Some((task_id, None));
+        }
+        let result = self.python_phase(py);
+        let adopted = self.adopt.take().and_then(|(_, a)| a);
+        if let (Some(a), Some(task)) = (&adopted, task) {
+            self.tasks.map.insert(task_id, (task, a.purpose));
+        }
+        if !self.flush.is_empty()
+            || !self.closed.is_empty()
+            || self.shutdown_deadline_ns.is_some()
+            || self.needs_timer()
+        {
+            // The replies are written by one step of the loop after the tasks of this
+            // iteration (one send per connection, however many of its handlers finished);
+            // that step also re-arms the timer or notices the end of a shutdown.
+            aio::schedule_resume(py, &self.shared);
+        }
+        result.map(|()| adopted)
     }
 
     /// Every task still running a suspended callback.
@@ -981,7 +1020,6 @@ impl StreamLoop {
     /// are written in request order, and the connections they held up are dispatched again
     /// (by this same Python phase).
     fn take_completions(&mut self, py: Python<'_>, now: u64) -> PyResult<()> {
-        self.shared.resume_scheduled.store(false, Ordering::Release);
         let done = std::mem::take(&mut *lock(&self.shared.completions));
         let mut first_fatal: Option<PyErr> = None;
         for comp in done {
@@ -1207,6 +1245,7 @@ impl StreamLoop {
                 tasks: &mut self.tasks,
                 shared: &self.shared,
                 pipeline: self.cfg.pipeline,
+                adopt: &mut self.adopt,
             };
             call_each(
                 py,
@@ -1350,6 +1389,7 @@ struct AsyncCtx<'a> {
     tasks: &'a mut Tasks,
     shared: &'a Arc<LoopShared>,
     pipeline: usize,
+    adopt: &'a mut Option<(u64, Option<Adopted>)>,
 }
 
 impl Drop for StreamLoop {
@@ -1503,7 +1543,17 @@ fn other_reply(
                 token: c.token,
                 seq: c.seq_base + c.flights.len() as u64,
             };
-            let id = ctx.tasks.spawn(py, ctx.shared, iter, y, purpose)?;
+            let id = match ctx.adopt {
+                Some((id, slot @ None)) => {
+                    *slot = Some(Adopted {
+                        iter: iter.unbind(),
+                        first: y,
+                        purpose,
+                    });
+                    *id
+                }
+                _ => ctx.tasks.spawn(py, ctx.shared, iter, y, purpose)?,
+            };
             c.flights.push_back(Flight::Running(id));
             Ok(())
         }
