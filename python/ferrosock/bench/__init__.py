@@ -29,6 +29,7 @@ SCENARIO_MODULES: list[str] = [
     "scenarios_loops",
     "scenarios_socketserver",
     "scenarios_server",
+    "scenarios_aioserver",
 ]
 
 
