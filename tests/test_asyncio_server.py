@@ -859,3 +859,120 @@ def test_benchmark_servers_echo_correctly(kind: str) -> None:
     finally:
         proc.stop()
     assert proc.proc.returncode is not None
+
+
+# --- DatagramServer -------------------------------------------------------------------------
+
+
+class _DatagramClient(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.got: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.got.put_nowait(data)
+
+
+@pytest.mark.parametrize("kind", ["plain", "now", "suspends"])
+def test_datagram_server_replies(loop_kind: str, kind: str) -> None:
+    async def suspends(msg: bytes, addr: Any) -> bytes:
+        # Later datagrams finish first: replies are not held back for order.
+        await asyncio.sleep(0.02 if msg == b"0" else 0)
+        return b"r" + msg
+
+    async def now(msg: bytes, addr: Any) -> bytes:
+        return b"r" + msg
+
+    handler = {"plain": lambda m, a: b"r" + m, "now": now, "suspends": suspends}[kind]
+
+    async def main() -> None:
+        async with fasyncio.DatagramServer(("127.0.0.1", 0), handler) as srv:
+            await srv.start_serving()
+            loop = asyncio.get_running_loop()
+            transport, proto = await loop.create_datagram_endpoint(
+                _DatagramClient, remote_addr=srv.server_address
+            )
+            try:
+                msgs = [b"%d" % i for i in range(10)]
+                for m in msgs:
+                    transport.sendto(m)
+                got = [await asyncio.wait_for(proto.got.get(), 10) for _ in msgs]
+                assert sorted(got) == sorted(b"r" + m for m in msgs)
+                if kind == "suspends":
+                    assert got[-1] == b"r0"
+            finally:
+                transport.close()
+
+    run(loop_kind, main)
+
+
+def test_datagram_server_handler_errors_and_shutdown(loop_kind: str, server_log: Any) -> None:
+    cancelled: list[bytes] = []
+
+    async def handler(msg: bytes, addr: Any) -> bytes | None:
+        if msg == b"raise":
+            await asyncio.sleep(0)
+            raise ValueError("bad datagram")
+        if msg == b"hang":
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                cancelled.append(msg)
+                raise
+        return msg
+
+    async def main() -> None:
+        srv = fasyncio.DatagramServer(("127.0.0.1", 0), handler)
+        serving = asyncio.ensure_future(srv.serve_forever())
+        await asyncio.sleep(0)
+        loop = asyncio.get_running_loop()
+        transport, proto = await loop.create_datagram_endpoint(
+            _DatagramClient, remote_addr=srv.server_address
+        )
+        try:
+            transport.sendto(b"raise")
+            transport.sendto(b"hang")
+            transport.sendto(b"ok")
+            assert await asyncio.wait_for(proto.got.get(), 10) == b"ok"
+            while not server_log:
+                await asyncio.sleep(0.001)
+            serving.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await serving
+        finally:
+            transport.close()
+
+    run(loop_kind, main)
+    assert cancelled == [b"hang"]
+    assert [(m, t) for m, t, _ in server_log] == [("handler raised", ValueError)]
+
+
+def test_datagram_server_stops_reading_at_max_pending() -> None:
+    calls: list[bytes] = []
+
+    async def main() -> None:
+        gate = asyncio.Event()
+
+        async def handler(msg: bytes, addr: Any) -> bytes:
+            calls.append(msg)
+            await gate.wait()
+            return msg
+
+        async with fasyncio.DatagramServer(("127.0.0.1", 0), handler, max_pending=3) as srv:
+            await srv.start_serving()
+            loop = asyncio.get_running_loop()
+            transport, proto = await loop.create_datagram_endpoint(
+                _DatagramClient, remote_addr=srv.server_address
+            )
+            try:
+                for i in range(10):
+                    transport.sendto(b"%d" % i)
+                for _ in range(20):
+                    await asyncio.sleep(0.005)
+                assert len(calls) == 3  # the rest waits in the socket's buffer
+                gate.set()
+                got = [await asyncio.wait_for(proto.got.get(), 10) for _ in range(10)]
+                assert sorted(got) == sorted(b"%d" % i for i in range(10))
+            finally:
+                transport.close()
+
+    run("asyncio", main)

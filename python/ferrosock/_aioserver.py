@@ -20,19 +20,20 @@ import socket as _std
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeAlias
 
-from ferrosock._native import Connection, StreamServerCore
+from ferrosock._native import Connection, DatagramServerCore, StreamServerCore
 from ferrosock.server import (
     Address,
     BatchHandler,
     MiB,
     Reply,
     _bind,
+    _check_callable,
     _check_int,
     _stream_options,
     _UnixPath,
 )
 
-__all__ = ["Server"]
+__all__ = ["DatagramServer", "Server"]
 
 AsyncHandler: TypeAlias = "Callable[[Connection, bytes], Reply | Awaitable[Reply]]"
 
@@ -102,82 +103,15 @@ class _LoopDriver:
         self._on_finish()
 
 
-class Server:
-    """A stream server (TCP or Unix) run by the running asyncio loop, with the methods of
-    ``asyncio.Server``.
+class _AioServerBase:
+    """The ``asyncio.Server`` life cycle both servers share, over a native core."""
 
-    Takes ``ferrosock.Server``'s arguments and binds the same way (``server_address``;
-    ``sockets`` as ``asyncio.Server`` gives them). Serving starts with ``start_serving()``
-    or ``serve_forever()`` (as a server made with ``start_serving=False``), in the loop
-    running at that moment.
+    _core: Any
+    _sock: _std.socket | None
+    _unix: _UnixPath | None
+    server_address: Any
 
-    ``handler(conn, message)`` may be a plain function or ``async def``; its reply (a
-    bytes-like object, or ``None`` for none) is framed and sent as with ``ferrosock.Server``.
-    Per connection, messages are handled in arrival order and their replies leave in that
-    order; connections run concurrently. ``pipeline`` is how many handler calls one
-    connection may have unfinished at once (messages beyond wait, and the connection is not
-    read meanwhile). ``on_connect`` and ``on_disconnect`` may be ``async def`` too; a
-    connection's messages wait for its ``on_connect``.
-
-    Until its first suspension, a coroutine handler runs outside any task (from the loop's
-    reader callback): ``asyncio.current_task()`` is ``None`` there, so ``asyncio.timeout()``
-    must be entered after an ``await`` that suspends, or use ``asyncio.wait_for`` around
-    the work instead. After it suspends, it runs in a task of its own.
-
-    ``close()`` stops accepting, cancels running handlers, flushes the replies already
-    made (for at most ``SHUTDOWN_TIMEOUT`` seconds) and closes every connection;
-    ``wait_closed()`` returns once all of that and every task it started are over.
-    """
-
-    def __init__(
-        self,
-        address: Address,
-        handler: AsyncHandler | None = None,
-        *,
-        framing: Literal["raw", "frame", "line"] = "raw",
-        header: str = "!I",
-        delimiter: bytes = b"\n",
-        max_size: int = 16 * MiB,
-        max_connections: int = 10_000,
-        idle_timeout: float | None = None,
-        message_timeout: float | None = None,
-        high_water: int = 4 * MiB,
-        reuse_port: bool = False,
-        backlog: int | None = None,
-        on_connect: Callable[[Connection], object] | None = None,
-        on_disconnect: Callable[[Connection, BaseException | None], object] | None = None,
-        batch_handler: BatchHandler | None = None,
-        pipeline: int = 1,
-    ) -> None:
-        self._core: Any = None
-        self._sock: _std.socket | None = None
-        self._unix: _UnixPath | None = None
-        options = _stream_options(
-            handler,
-            batch_handler,
-            framing=framing,
-            header=header,
-            delimiter=delimiter,
-            max_size=max_size,
-            max_connections=max_connections,
-            idle_timeout=idle_timeout,
-            message_timeout=message_timeout,
-            high_water=high_water,
-            backlog=backlog,
-            on_connect=on_connect,
-            on_disconnect=on_disconnect,
-        )
-        _check_int("pipeline", pipeline, 1)
-        sock, unix = _bind(address, _std.SOCK_STREAM, bool(reuse_port))
-        try:
-            sock.listen(_std.SOMAXCONN if backlog is None else backlog)
-            self.server_address = sock.getsockname()
-            self._core = StreamServerCore(sock.fileno(), pipeline=pipeline, **options)
-        except BaseException:
-            sock.close()
-            if unix is not None:
-                unix.remove()
-            raise
+    def _setup(self, sock: _std.socket, unix: _UnixPath | None) -> None:
         self._sock = sock
         self._unix = unix
         try:
@@ -271,19 +205,6 @@ class Server:
         else:
             self._release()
 
-    if _HAS_CLOSE_CLIENTS:
-
-        def close_clients(self) -> None:
-            """Closes every connection once its queued replies are sent (the server keeps
-            accepting)."""
-            if self._core is not None:
-                self._core.close_connections(False)
-
-        def abort_clients(self) -> None:
-            """Drops every connection at once, unsent replies included."""
-            if self._core is not None:
-                self._core.close_connections(True)
-
     async def wait_closed(self) -> None:
         """Waits until the server is closed, every connection is closed, and every task it
         started (handlers, ``on_connect``/``on_disconnect`` coroutines) has finished.
@@ -299,7 +220,7 @@ class Server:
             await asyncio.wait(pending)
         self._leftover = []
 
-    async def __aenter__(self) -> Server:
+    async def __aenter__(self) -> Any:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -307,11 +228,6 @@ class Server:
         await self.wait_closed()
 
     # --- ferrosock ---------------------------------------------------------------------
-
-    @property
-    def connection_count(self) -> int:
-        """Connections currently open."""
-        return 0 if self._core is None else self._core.connection_count
 
     def _release(self) -> None:
         """Everything is closed: drop the core, wake wait_closed()."""
@@ -336,3 +252,156 @@ class Server:
 
     def __repr__(self) -> str:
         return f"<{type(self).__module__}.{type(self).__qualname__} sockets={self.sockets!r}>"
+
+
+class Server(_AioServerBase):
+    """A stream server (TCP or Unix) run by the running asyncio loop, with the methods of
+    ``asyncio.Server``.
+
+    Takes ``ferrosock.Server``'s arguments and binds the same way (``server_address``;
+    ``sockets`` as ``asyncio.Server`` gives them). Serving starts with ``start_serving()``
+    or ``serve_forever()`` (as a server made with ``start_serving=False``), in the loop
+    running at that moment.
+
+    ``handler(conn, message)`` may be a plain function or ``async def``; its reply (a
+    bytes-like object, or ``None`` for none) is framed and sent as with ``ferrosock.Server``.
+    Per connection, messages are handled in arrival order and their replies leave in that
+    order; connections run concurrently. ``pipeline`` is how many handler calls one
+    connection may have unfinished at once (messages beyond wait, and the connection is not
+    read meanwhile). ``on_connect`` and ``on_disconnect`` may be ``async def`` too; a
+    connection's messages wait for its ``on_connect``.
+
+    Until its first suspension, a coroutine handler runs outside any task (from the loop's
+    reader callback): ``asyncio.current_task()`` is ``None`` there, so ``asyncio.timeout()``
+    must be entered after an ``await`` that suspends, or use ``asyncio.wait_for`` around
+    the work instead. After it suspends, it runs in a task of its own.
+
+    ``close()`` stops accepting, cancels running handlers, flushes the replies already
+    made (for at most ``SHUTDOWN_TIMEOUT`` seconds) and closes every connection;
+    ``wait_closed()`` returns once all of that and every task it started are over.
+    """
+
+    def __init__(
+        self,
+        address: Address,
+        handler: AsyncHandler | None = None,
+        *,
+        framing: Literal["raw", "frame", "line"] = "raw",
+        header: str = "!I",
+        delimiter: bytes = b"\n",
+        max_size: int = 16 * MiB,
+        max_connections: int = 10_000,
+        idle_timeout: float | None = None,
+        message_timeout: float | None = None,
+        high_water: int = 4 * MiB,
+        reuse_port: bool = False,
+        backlog: int | None = None,
+        on_connect: Callable[[Connection], object] | None = None,
+        on_disconnect: Callable[[Connection, BaseException | None], object] | None = None,
+        batch_handler: BatchHandler | None = None,
+        pipeline: int = 1,
+    ) -> None:
+        self._core: Any = None
+        self._sock: _std.socket | None = None
+        self._unix: _UnixPath | None = None
+        options = _stream_options(
+            handler,
+            batch_handler,
+            framing=framing,
+            header=header,
+            delimiter=delimiter,
+            max_size=max_size,
+            max_connections=max_connections,
+            idle_timeout=idle_timeout,
+            message_timeout=message_timeout,
+            high_water=high_water,
+            backlog=backlog,
+            on_connect=on_connect,
+            on_disconnect=on_disconnect,
+        )
+        _check_int("pipeline", pipeline, 1)
+        sock, unix = _bind(address, _std.SOCK_STREAM, bool(reuse_port))
+        try:
+            sock.listen(_std.SOMAXCONN if backlog is None else backlog)
+            self.server_address = sock.getsockname()
+            self._core = StreamServerCore(sock.fileno(), pipeline=pipeline, **options)
+        except BaseException:
+            sock.close()
+            if unix is not None:
+                unix.remove()
+            raise
+        self._setup(sock, unix)
+
+    @property
+    def connection_count(self) -> int:
+        """Connections currently open."""
+        return 0 if self._core is None else self._core.connection_count
+
+    if _HAS_CLOSE_CLIENTS:
+
+        def close_clients(self) -> None:
+            """Closes every connection once its queued replies are sent (the server keeps
+            accepting)."""
+            if self._core is not None:
+                self._core.close_connections(False)
+
+        def abort_clients(self) -> None:
+            """Drops every connection at once, unsent replies included."""
+            if self._core is not None:
+                self._core.close_connections(True)
+
+
+class DatagramServer(_AioServerBase):
+    """A UDP or Unix datagram server run by the running asyncio loop: ``ferrosock.
+    DatagramServer``'s options, and the life cycle of :class:`Server`.
+
+    ``handler(message, address)`` may be a plain function or ``async def``; its reply (a
+    bytes-like object, or ``None``) is sent to ``address``. Coroutine handlers run
+    concurrently (datagrams have no order to keep); one that finishes without suspending
+    costs no task. While ``max_pending`` handlers are unfinished, the socket is not read
+    (the kernel's receive buffer takes what arrives meanwhile, and drops beyond it).
+    """
+
+    def __init__(
+        self,
+        address: Address,
+        handler: Callable[[bytes, Any], Reply | Awaitable[Reply]],
+        *,
+        max_size: int = 65535,
+        batch_size: int = 64,
+        high_water: int = 4 * MiB,
+        reuse_port: bool = False,
+        max_pending: int = 1024,
+    ) -> None:
+        self._core = None
+        self._sock = None
+        self._unix = None
+        _check_callable("handler", handler, True)
+        _check_int("max_size", max_size, 1)
+        _check_int("batch_size", batch_size, 1)
+        _check_int("high_water", high_water, 0)
+        _check_int("max_pending", max_pending, 1)
+        if batch_size > 1024:
+            raise ValueError("batch_size must be <= 1024")
+        sock, unix = _bind(address, _std.SOCK_DGRAM, bool(reuse_port))
+        try:
+            self.server_address = sock.getsockname()
+            self._core = DatagramServerCore(
+                sock.fileno(),
+                handler,
+                max_size=max_size,
+                batch_size=batch_size,
+                high_water=high_water,
+                max_pending=max_pending,
+            )
+        except BaseException:
+            sock.close()
+            if unix is not None:
+                unix.remove()
+            raise
+        self._setup(sock, unix)
+
+    @property
+    def dropped(self) -> int:
+        """Datagrams dropped because they were longer than ``max_size``."""
+        return 0 if self._core is None else self._core.dropped

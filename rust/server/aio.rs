@@ -31,6 +31,8 @@ pub enum Purpose {
     Connect { token: u64 },
     /// `on_disconnect`: nothing waits for it but `wait_closed()`.
     Disconnect,
+    /// A datagram server's handler: its reply goes to the sender of its datagram.
+    Datagram,
 }
 
 /// A finished suspended call, queued for the loop.

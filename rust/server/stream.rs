@@ -117,7 +117,7 @@ impl Tasks {
 /// The error for a coroutine outside `ferrosock.asyncio` (the coroutine is closed unrun,
 /// so Python does not warn that it was never awaited).
 #[cold]
-fn no_asyncio(obj: &Bound<'_, PyAny>) -> PyErr {
+pub fn no_asyncio(obj: &Bound<'_, PyAny>) -> PyErr {
     if obj
         .hasattr(pyo3::intern!(obj.py(), "close"))
         .unwrap_or(false)
@@ -1025,6 +1025,7 @@ impl StreamLoop {
         for comp in done {
             self.tasks.map.remove(&comp.task_id);
             let res = match comp.purpose {
+                Purpose::Datagram => Ok(()),
                 Purpose::Disconnect => match comp.result {
                     Err(e) if !aio::is_cancelled(py, &e) => {
                         report_error(py, "on_disconnect raised", e)
