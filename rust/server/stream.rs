@@ -51,6 +51,8 @@ const CLOSE_LINGER_NS: u64 = 10_000_000_000;
 /// How long accepting pauses after `EMFILE` and friends.
 const ACCEPT_BACKOFF_NS: u64 = 100_000_000;
 const DEFAULT_TICK_NS: u64 = 250_000_000;
+/// At most this many I/O rounds per `step` (see there).
+const STEP_ROUNDS: usize = 4;
 
 /// The server's settings, fixed at construction.
 pub struct Config {
@@ -315,26 +317,41 @@ impl StreamLoop {
     pub fn step(&mut self, py: Python<'_>) -> PyResult<f64> {
         // Whatever scheduled a resume is handled by this step.
         self.shared.resume_scheduled.store(false, Ordering::Release);
-        let round = py.detach(|| self.io_round());
-        let mut result = self.python_phase(py);
-        if result.is_ok() && round.is_ok() {
-            // The replies of this step leave now, not at the next readiness event.
-            self.apply_remote();
-            self.flush_all();
-            if !self.closed.is_empty() {
-                let _guard = DispatchGuard::enter(&self.shared);
-                result = self.report_closed(py);
+        let mut rounds = 0;
+        let done = loop {
+            self.events.clear();
+            let round = py.detach(|| self.io_round());
+            let mut result = self.python_phase(py);
+            if result.is_ok() && round.is_ok() {
+                // The replies of this step leave now, not at the next readiness event.
+                self.apply_remote();
+                self.flush_all();
+                if !self.closed.is_empty() {
+                    let _guard = DispatchGuard::enter(&self.shared);
+                    result = self.report_closed(py);
+                }
             }
-        }
-        let done = match (round, result) {
-            (Ok(done), Ok(())) => done || (self.shutdown_deadline_ns.is_some() && self.live == 0),
-            (round, result) => {
-                let finish = self.finish(py);
-                self.shared.shutdown.store(false, Ordering::Release);
-                result?;
-                round.map_err(crate::errors::os_error_from_errno)?;
-                finish?;
-                return Ok(-1.0);
+            match (round, result) {
+                (Ok(done), Ok(())) => {
+                    if done || (self.shutdown_deadline_ns.is_some() && self.live == 0) {
+                        break true;
+                    }
+                }
+                (round, result) => {
+                    let finish = self.finish(py);
+                    self.shared.shutdown.store(false, Ordering::Release);
+                    result?;
+                    round.map_err(crate::errors::os_error_from_errno)?;
+                    finish?;
+                    return Ok(-1.0);
+                }
+            }
+            // More rounds while the sockets keep having work, as serve() would: the
+            // asyncio loop's own wake-up (and this call) costs more than a round. Bounded,
+            // so the loop's other callbacks still run.
+            rounds += 1;
+            if self.events.is_empty() || rounds >= STEP_ROUNDS {
+                break false;
             }
         };
         if done {
