@@ -271,10 +271,12 @@ class Server(_AioServerBase):
     read meanwhile). ``on_connect`` and ``on_disconnect`` may be ``async def`` too; a
     connection's messages wait for its ``on_connect``.
 
-    Until its first suspension, a coroutine handler runs outside any task (from the loop's
-    reader callback): ``asyncio.current_task()`` is ``None`` there, so ``asyncio.timeout()``
-    must be entered after an ``await`` that suspends, or use ``asyncio.wait_for`` around
-    the work instead. After it suspends, it runs in a task of its own.
+    A coroutine handler started by the loop's reader callback runs outside any task until
+    it first suspends (``asyncio.current_task()`` is ``None`` there, and
+    ``asyncio.timeout()`` needs a task: enter it after an ``await`` that suspends, or use
+    ``asyncio.wait_for``); from then on it runs in a task of its own. When a task's handler
+    finishes, that task goes on with the connection's next message, so handlers of a busy
+    connection mostly start inside a task.
 
     ``close()`` stops accepting, cancels running handlers, flushes the replies already
     made (for at most ``SHUTDOWN_TIMEOUT`` seconds) and closes every connection;
