@@ -976,3 +976,27 @@ def test_datagram_server_stops_reading_at_max_pending() -> None:
                 transport.close()
 
     run("asyncio", main)
+
+
+@pytest.mark.skipif(not hasattr(asyncio, "eager_task_factory"), reason="eager tasks are 3.12+")
+def test_eager_task_factory() -> None:
+    """A task factory that runs the first step at once (inside the server's own step).
+    Default loop only: uvloop's create_task rejects asyncio's eager factory on 3.13."""
+
+    async def handler(conn: Any, msg: bytes) -> bytes:
+        await asyncio.sleep(0)
+        assert asyncio.current_task() is not None
+        await asyncio.sleep(0.001)
+        return msg[::-1]
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_task_factory(asyncio.eager_task_factory)
+        async with fasyncio.Server(("127.0.0.1", 0), handler, framing="frame", pipeline=3) as srv:
+            await srv.start_serving()
+            r, w = await open_client(srv)
+            msgs = [b"ab%d" % i for i in range(30)]
+            w.write(b"".join(framed(m) for m in msgs))
+            assert [await read_frame(r) for _ in msgs] == [m[::-1] for m in msgs]
+            await close_client(w)
+
+    run("asyncio", main)
