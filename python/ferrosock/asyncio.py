@@ -1,8 +1,15 @@
-"""asyncio with ferrosock's native paths: streams whose reader cuts length-prefixed frames
-natively (``open_connection``, ``start_server``, ...; see ``ferrosock._aiostreams``)."""
+"""asyncio with ferrosock's native paths.
+
+``Server`` and ``DatagramServer`` are ``ferrosock.Server``/``DatagramServer`` run by the
+running asyncio loop (their options, ``asyncio.Server``'s methods, ``async def`` handlers;
+see ``ferrosock._aioserver``). ``open_connection``, ``start_server`` and the rest are
+asyncio's streams over a reader that cuts length-prefixed frames natively (``read_frame``,
+``write_frame``; see ``ferrosock._aiostreams``).
+"""
 
 from __future__ import annotations
 
+from ferrosock._aioserver import DatagramServer as DatagramServer, Server as Server
 from ferrosock._aiostreams import (
     DEFAULT_LIMIT as DEFAULT_LIMIT,
     DEFAULT_MAX_FRAME as DEFAULT_MAX_FRAME,
@@ -20,9 +27,11 @@ from ferrosock._aiostreams import (
 __all__ = [
     "DEFAULT_LIMIT",
     "DEFAULT_MAX_FRAME",
+    "DatagramServer",
     "FrameError",
     "IncompleteReadError",
     "LimitOverrunError",
+    "Server",
     "StreamReader",
     "StreamWriter",
     "open_connection",

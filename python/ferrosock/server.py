@@ -74,6 +74,60 @@ def _check_callable(name: str, value: object, required: bool = False) -> None:
         raise TypeError(f"{name} must be callable, not {type(value).__name__}")
 
 
+def _stream_options(
+    handler: Handler | None,
+    batch_handler: BatchHandler | None,
+    *,
+    framing: str,
+    header: str,
+    delimiter: bytes,
+    max_size: int,
+    max_connections: int,
+    idle_timeout: float | None,
+    message_timeout: float | None,
+    high_water: int,
+    backlog: int | None,
+    on_connect: Callable[[Connection], object] | None,
+    on_disconnect: Callable[[Connection, BaseException | None], object] | None,
+) -> dict[str, Any]:
+    """Checks a stream server's options; returns ``StreamServerCore``'s keyword arguments
+    (all but the socket). Shared by ``Server`` and ``ferrosock.asyncio.Server``."""
+    if (handler is None) == (batch_handler is None):
+        raise TypeError("Server() needs exactly one of handler and batch_handler")
+    _check_callable("handler", handler if batch_handler is None else batch_handler, True)
+    _check_callable("on_connect", on_connect)
+    _check_callable("on_disconnect", on_disconnect)
+    if framing not in ("raw", "frame", "line"):
+        raise ValueError(f"framing must be 'raw', 'frame' or 'line', not {framing!r}")
+    if not isinstance(header, str):
+        raise TypeError(f"header must be a str, not {type(header).__name__}")
+    if not isinstance(delimiter, bytes):
+        raise TypeError(f"delimiter must be bytes, not {type(delimiter).__name__}")
+    if not delimiter:
+        raise ValueError("delimiter must not be empty")
+    _check_int("max_size", max_size, 1)
+    _check_int("max_connections", max_connections, 1)
+    _check_int("high_water", high_water, 0)
+    idle = _check_timeout("idle_timeout", idle_timeout)
+    slow = _check_timeout("message_timeout", message_timeout)
+    if backlog is not None:
+        _check_int("backlog", backlog, 0)
+    return {
+        "handler": batch_handler if batch_handler is not None else handler,
+        "batch": batch_handler is not None,
+        "framing": framing,
+        "header": header,
+        "delimiter": delimiter,
+        "max_size": max_size,
+        "max_connections": max_connections,
+        "idle_timeout": idle,
+        "message_timeout": slow,
+        "high_water": high_water,
+        "on_connect": on_connect,
+        "on_disconnect": on_disconnect,
+    }
+
+
 class _UnixPath:
     """A bound Unix socket file, removed on close if it is still the one we made."""
 
@@ -388,46 +442,27 @@ class Server(_ServerBase):
     ) -> None:
         self._inner = None
         self._unix = None
-        if (handler is None) == (batch_handler is None):
-            raise TypeError("Server() needs exactly one of handler and batch_handler")
-        _check_callable("handler", handler if batch_handler is None else batch_handler, True)
-        _check_callable("on_connect", on_connect)
-        _check_callable("on_disconnect", on_disconnect)
-        if framing not in ("raw", "frame", "line"):
-            raise ValueError(f"framing must be 'raw', 'frame' or 'line', not {framing!r}")
-        if not isinstance(header, str):
-            raise TypeError(f"header must be a str, not {type(header).__name__}")
-        if not isinstance(delimiter, bytes):
-            raise TypeError(f"delimiter must be bytes, not {type(delimiter).__name__}")
-        if not delimiter:
-            raise ValueError("delimiter must not be empty")
-        _check_int("max_size", max_size, 1)
-        _check_int("max_connections", max_connections, 1)
-        _check_int("high_water", high_water, 0)
-        idle = _check_timeout("idle_timeout", idle_timeout)
-        slow = _check_timeout("message_timeout", message_timeout)
-        if backlog is not None:
-            _check_int("backlog", backlog, 0)
+        options = _stream_options(
+            handler,
+            batch_handler,
+            framing=framing,
+            header=header,
+            delimiter=delimiter,
+            max_size=max_size,
+            max_connections=max_connections,
+            idle_timeout=idle_timeout,
+            message_timeout=message_timeout,
+            high_water=high_water,
+            backlog=backlog,
+            on_connect=on_connect,
+            on_disconnect=on_disconnect,
+        )
         count = _workers.worker_count(workers)
         mode = _workers.balance_mode(balance, _is_path(address))
         _check_callable("on_worker_start", on_worker_start)
 
         def make_core(fd: int) -> StreamServerCore:
-            return StreamServerCore(
-                fd,
-                batch_handler if batch_handler is not None else handler,
-                batch=batch_handler is not None,
-                framing=framing,
-                header=header,
-                delimiter=delimiter,
-                max_size=max_size,
-                max_connections=max_connections,
-                idle_timeout=idle,
-                message_timeout=slow,
-                high_water=high_water,
-                on_connect=on_connect,
-                on_disconnect=on_disconnect,
-            )
+            return StreamServerCore(fd, **options)
 
         if count > 1:
             self._setup_workers(

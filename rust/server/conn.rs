@@ -2,6 +2,7 @@
 //! found in it, the output buffer, and the timestamps the timeouts look at. The decoding of
 //! `raw`/`frame`/`line` messages is pure logic, unit-tested here.
 
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -190,6 +191,16 @@ pub enum CloseReason {
     Handler(PyErr),
 }
 
+/// A handler call whose reply cannot be written yet: it suspended, or an earlier one did.
+pub enum Flight {
+    /// Running as the asyncio task with this id.
+    Running(u64),
+    /// Returned this reply.
+    Done(Py<PyAny>),
+    /// Raised.
+    Failed(PyErr),
+}
+
 /// One accepted connection, owned by the loop.
 pub struct Conn {
     pub fd: OwnedFd,
@@ -198,8 +209,17 @@ pub struct Conn {
     pub inbuf: Vec<u8>,
     pub start: usize,
     pub scan: usize,
-    /// Complete messages found in `inbuf` by the last read, waiting for the handler.
+    /// Complete messages found in `inbuf` by the last read, waiting for the handler;
+    /// `msgs[next_msg..]` are not dispatched yet (the pipeline was full). Reading waits
+    /// until they all are.
     pub msgs: Vec<Range<usize>>,
+    pub next_msg: usize,
+    /// Handler calls not replied to yet, in request order (`ferrosock.asyncio` only):
+    /// `flights[0]` is message number `seq_base`.
+    pub flights: VecDeque<Flight>,
+    pub seq_base: u64,
+    /// A suspended `on_connect` coroutine: messages wait for it.
+    pub gated: bool,
     /// Bytes to send; `out[out_pos..]` is not yet sent.
     pub out: Vec<u8>,
     pub out_pos: usize,
@@ -241,6 +261,18 @@ impl Conn {
             self.out.drain(..self.out_pos);
             self.out_pos = 0;
         }
+    }
+
+    /// Nothing left to do before the connection may close: no output, no message waiting
+    /// for a handler, no handler running.
+    pub fn settled(&self) -> bool {
+        self.unsent() == 0 && self.msgs.is_empty() && self.flights.is_empty()
+    }
+
+    /// Whether the loop reads this connection: open, below `high_water`, and every message
+    /// of the last read dispatched.
+    pub fn reading(&self) -> bool {
+        self.phase == Phase::Open && !self.paused && !self.eof && self.msgs.is_empty()
     }
 
     /// Bytes received but not yet part of a complete message.

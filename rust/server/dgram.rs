@@ -12,8 +12,9 @@ use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use super::aio::{self, Drive, HandlerCall, Purpose};
 use super::conn::Framing;
-use super::shared::LoopShared;
+use super::shared::{lock, LoopShared};
 use super::sys::{self, Epoll, Errno, SockAddr};
 use super::{addr_to_py, dup_socket, enter_python_phase, log_error, log_warning, loop_epoll, Core};
 use crate::buffer::ByteView;
@@ -57,6 +58,13 @@ pub struct DgramLoop {
     notes: Vec<String>,
     signal_pending: bool,
     shutdown_deadline_ns: Option<u64>,
+    /// Suspended coroutine handlers (`ferrosock.asyncio`), by task id: the task and where
+    /// its reply goes.
+    tasks: HashMap<u64, (Py<PyAny>, SockAddr)>,
+    next_task: u64,
+    /// The socket is not read while this many handlers are unfinished.
+    max_pending: usize,
+    cancel_pending: bool,
 }
 
 #[derive(PartialEq, Eq)]
@@ -66,6 +74,7 @@ enum Step {
 }
 
 impl DgramLoop {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         handler: Py<PyAny>,
         shared: Arc<LoopShared>,
@@ -74,6 +83,7 @@ impl DgramLoop {
         max_size: usize,
         batch: usize,
         high_water: usize,
+        max_pending: usize,
     ) -> Result<Self, Errno> {
         let epoll = loop_epoll(&shared, &signal_r, WAKER, SIGNAL)?;
         sys::set_nonblocking(sock.as_raw_fd())?;
@@ -98,11 +108,21 @@ impl DgramLoop {
             notes: Vec::new(),
             signal_pending: false,
             shutdown_deadline_ns: None,
+            tasks: HashMap::new(),
+            next_task: 0,
+            max_pending,
+            cancel_pending: false,
         })
     }
 
     pub fn serve(&mut self, py: Python<'_>) -> PyResult<()> {
         let result = self.run(py);
+        self.finish();
+        result
+    }
+
+    /// Leaves the loop as `serve()` returning does: unwatched, nothing queued.
+    fn finish(&mut self) {
         if self.registered {
             let _ = self.epoll.delete(self.sock.as_raw_fd());
             self.registered = false;
@@ -115,16 +135,111 @@ impl DgramLoop {
         self.queued_bytes = 0;
         self.signal_pending = false;
         self.shutdown_deadline_ns = None;
+        self.cancel_pending = false;
         self.shared.shutdown.store(false, Ordering::Release);
-        result
     }
 
-    fn run(&mut self, py: Python<'_>) -> PyResult<()> {
+    /// Allocates the receive slots and starts watching the socket.
+    pub fn start(&mut self) -> PyResult<()> {
         if self.rbuf.is_empty() {
             self.rbuf = vec![0u8; self.batch * self.max_size];
             self.raddrs = vec![SockAddr::new(); self.batch];
         }
-        self.update_interest().map_err(os_error_from_errno)?;
+        self.update_interest().map_err(os_error_from_errno)
+    }
+
+    pub fn epoll_fd(&self) -> i32 {
+        self.epoll.as_raw_fd()
+    }
+
+    pub fn tasks(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
+        self.tasks.values().map(|(t, _)| t.clone_ref(py)).collect()
+    }
+
+    /// One non-blocking iteration, as `StreamLoop::step`: seconds until the shutdown
+    /// deadline (`inf` if none), or -1 once a shutdown is complete.
+    pub fn step(&mut self, py: Python<'_>) -> PyResult<f64> {
+        self.shared.resume_scheduled.store(false, Ordering::Release);
+        let round = py.detach(|| self.io_round());
+        let result = self.python_phase(py);
+        if result.is_ok() {
+            self.send_queued();
+        }
+        let interest = self.update_interest();
+        match (round, result) {
+            (Ok(false), Ok(())) => {}
+            (Ok(true), Ok(())) => {
+                self.finish();
+                return Ok(-1.0);
+            }
+            (round, result) => {
+                self.finish();
+                result?;
+                round.map_err(os_error_from_errno)?;
+                return Ok(-1.0);
+            }
+        }
+        interest.map_err(os_error_from_errno)?;
+        Ok(match self.shutdown_deadline_ns {
+            Some(d) => d.saturating_sub(sys::now_ns()) as f64 / 1e9,
+            None => f64::INFINITY,
+        })
+    }
+
+    /// The I/O phase of one `step`: send, then one `epoll_wait` that does not wait.
+    /// Returns whether a shutdown has finished.
+    fn io_round(&mut self) -> Result<bool, Errno> {
+        self.send_queued();
+        self.update_interest()?;
+        let now = sys::now_ns();
+        if self.shutdown_deadline_ns.is_none() && self.shared.shutdown.load(Ordering::Acquire) {
+            let t = self.shared.shutdown_timeout_ns.load(Ordering::Acquire);
+            self.shutdown_deadline_ns = Some(now.saturating_add(t));
+            self.cancel_pending = !self.tasks.is_empty();
+            self.update_interest()?;
+        }
+        if let Some(d) = self.shutdown_deadline_ns {
+            if (self.queue.is_empty() && self.tasks.is_empty()) || now >= d {
+                return Ok(true);
+            }
+        }
+        if self.signal_pending || !self.received.is_empty() || !self.notes.is_empty() {
+            return Ok(false);
+        }
+        let mut events = Vec::with_capacity(4);
+        match self.epoll.wait(&mut events, 0) {
+            Ok(()) | Err(libc::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+        self.handle_events(&events)?;
+        Ok(false)
+    }
+
+    fn handle_events(&mut self, events: &[libc::epoll_event]) -> Result<(), Errno> {
+        for ev in events {
+            let (token, bits) = (ev.u64, ev.events);
+            match token {
+                WAKER => self.shared.woken(),
+                SIGNAL => {
+                    sys::drain(self.signal_r.as_raw_fd());
+                    self.signal_pending = true;
+                }
+                _ => {
+                    if bits & EPOLLOUT != 0 {
+                        self.send_queued();
+                    }
+                    if bits & (EPOLLIN | libc::EPOLLERR as u32) != 0 && self.interest & EPOLLIN != 0
+                    {
+                        self.receive()?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn run(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.start()?;
         loop {
             let step = py.detach(|| self.io_phase());
             self.python_phase(py)?;
@@ -137,7 +252,9 @@ impl DgramLoop {
     }
 
     fn update_interest(&mut self) -> Result<(), Errno> {
-        let reading = self.shutdown_deadline_ns.is_none() && self.queued_bytes <= self.high_water;
+        let reading = self.shutdown_deadline_ns.is_none()
+            && self.queued_bytes <= self.high_water
+            && self.tasks.len() < self.max_pending;
         let want =
             if reading { EPOLLIN } else { 0 } | if self.queue.is_empty() { 0 } else { EPOLLOUT };
         if !self.registered {
@@ -188,32 +305,16 @@ impl DgramLoop {
                 }
                 Err(e) => return Err(e),
             }
-            for ev in events {
-                let (token, bits) = (ev.u64, ev.events);
-                match token {
-                    WAKER => self.shared.woken(),
-                    SIGNAL => {
-                        sys::drain(self.signal_r.as_raw_fd());
-                        self.signal_pending = true;
-                    }
-                    _ => {
-                        if bits & EPOLLOUT != 0 {
-                            self.send_queued();
-                        }
-                        if bits & (EPOLLIN | libc::EPOLLERR as u32) != 0
-                            && self.interest & EPOLLIN != 0
-                        {
-                            self.receive()?;
-                        }
-                    }
-                }
-            }
+            self.handle_events(&events)?;
         }
     }
 
     /// One `recvmmsg` of up to `batch` datagrams into the slots of `rbuf`.
     fn receive(&mut self) -> Result<(), Errno> {
-        let n = self.batch;
+        // No more datagrams than handlers may still start (`max_pending`).
+        let n = self
+            .batch
+            .min(self.max_pending.saturating_sub(self.tasks.len()).max(1));
         let mut iovs: Vec<libc::iovec> = Vec::with_capacity(n);
         let mut hdrs: Vec<libc::mmsghdr> = Vec::with_capacity(n);
         for slot in self.rbuf.chunks_exact_mut(self.max_size).take(n) {
@@ -322,6 +423,14 @@ impl DgramLoop {
     fn python_phase(&mut self, py: Python<'_>) -> PyResult<()> {
         let _guard =
             enter_python_phase(py, &self.shared, &mut self.signal_pending, &mut self.notes)?;
+        if std::mem::take(&mut self.cancel_pending) {
+            for (task, _) in self.tasks.values() {
+                if let Err(e) = task.call_method0(py, pyo3::intern!(py, "cancel")) {
+                    e.write_unraisable(py, None);
+                }
+            }
+        }
+        self.take_completions(py)?;
         let received = std::mem::take(&mut self.received);
         let handler = self.handler.bind(py).clone();
         let mut result = Ok(());
@@ -346,12 +455,16 @@ impl DgramLoop {
                     break;
                 }
             };
-            match handler.call1((msg, addr)) {
-                Ok(reply) => {
+            match handler
+                .call1((msg, addr))
+                .and_then(|r| self.settle(py, i, r))
+            {
+                Ok(Some(reply)) => {
                     if let Err(e) = self.queue_reply(i, &reply) {
                         log_error(py, "handler returned an invalid reply", &e);
                     }
                 }
+                Ok(None) => {}
                 Err(e) if e.is_instance_of::<PyException>(py) => {
                     log_error(py, "handler raised", &e);
                 }
@@ -364,6 +477,66 @@ impl DgramLoop {
         self.received = received;
         self.received.clear();
         result
+    }
+
+    /// What a handler returned: a reply to send now, or a coroutine, run until it suspends
+    /// (then it goes on as an asyncio task, `None` here) or ends (its value is the reply).
+    fn settle<'py>(
+        &mut self,
+        py: Python<'py>,
+        i: usize,
+        reply: Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(iter) = aio::awaitable_iter(&reply) else {
+            return Ok(Some(reply));
+        };
+        let iter = iter?;
+        let create_task = match lock(&self.shared.hooks).as_ref() {
+            Some(h) => h.create_task.clone_ref(py),
+            None => return Err(super::stream::no_asyncio(&iter)),
+        };
+        match aio::send(&iter, &py.None().into_bound(py)) {
+            Drive::Return(v) => Ok(Some(v.into_bound(py))),
+            Drive::Error(e) => Err(e),
+            Drive::Yield(y) => {
+                self.next_task += 1;
+                let id = self.next_task;
+                let call =
+                    HandlerCall::new(iter.unbind(), y, id, Purpose::Datagram, self.shared.clone());
+                let task = create_task.call1(py, (Py::new(py, call)?,))?;
+                self.tasks.insert(id, (task, self.raddrs[i].clone()));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Sends the replies of coroutine handlers that finished since the last step.
+    fn take_completions(&mut self, py: Python<'_>) -> PyResult<()> {
+        let done = std::mem::take(&mut *lock(&self.shared.completions));
+        let mut fatal = None;
+        for comp in done {
+            let Some((_, addr)) = self.tasks.remove(&comp.task_id) else {
+                continue;
+            };
+            match comp.result {
+                Ok(reply) => {
+                    if let Err(e) = self.queue_reply_to(addr, reply.bind(py)) {
+                        log_error(py, "handler returned an invalid reply", &e);
+                    }
+                }
+                Err(e) if aio::is_cancelled(py, &e) => {}
+                Err(e) if e.is_instance_of::<PyException>(py) => {
+                    log_error(py, "handler raised", &e);
+                }
+                Err(e) => {
+                    fatal.get_or_insert(e);
+                }
+            }
+        }
+        match fatal {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// The sender's address as a Python object, reusing the one made for the same peer.
@@ -384,7 +557,13 @@ impl DgramLoop {
         if reply.is_none() {
             return Ok(());
         }
-        let addr = self.raddrs[i].clone();
+        self.queue_reply_to(self.raddrs[i].clone(), reply)
+    }
+
+    fn queue_reply_to(&mut self, addr: SockAddr, reply: &Bound<'_, PyAny>) -> PyResult<()> {
+        if reply.is_none() {
+            return Ok(());
+        }
         // An unbound Unix datagram client has no address to reply to.
         if addr.len() as usize <= size_of::<libc::sa_family_t>() {
             return Ok(());
@@ -422,14 +601,18 @@ pub struct DatagramServerCore {
 #[pymethods]
 impl DatagramServerCore {
     #[new]
-    #[pyo3(signature = (fd, handler, *, max_size, batch_size, high_water))]
+    #[pyo3(signature = (fd, handler, *, max_size, batch_size, high_water, max_pending=1024))]
     fn new(
         fd: i32,
         handler: Py<PyAny>,
         max_size: usize,
         batch_size: usize,
         high_water: usize,
+        max_pending: usize,
     ) -> PyResult<Self> {
+        if max_pending == 0 {
+            return Err(PyValueError::new_err("max_pending must be >= 1"));
+        }
         if max_size == 0 || batch_size == 0 || batch_size > SEND_BATCH {
             return Err(PyValueError::new_err(
                 "max_size must be positive and batch_size between 1 and 1024",
@@ -443,7 +626,14 @@ impl DatagramServerCore {
         let sock = dup_socket(fd, libc::SOCK_DGRAM)?;
         let core = Core::new(Framing::Raw, |shared, signal_r| {
             DgramLoop::new(
-                handler, shared, sock, signal_r, max_size, batch_size, high_water,
+                handler,
+                shared,
+                sock,
+                signal_r,
+                max_size,
+                batch_size,
+                high_water,
+                max_pending,
             )
         })?;
         Ok(Self { core })
@@ -470,5 +660,64 @@ impl DatagramServerCore {
 
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         self.core.close(py)
+    }
+
+    /// As `StreamServerCore.attach` (no `StreamServerCore` to hand outcomes to inline).
+    fn attach(
+        &self,
+        create_task: Py<PyAny>,
+        call_soon: Py<PyAny>,
+        resume: Py<PyAny>,
+    ) -> PyResult<()> {
+        let mut hooks = lock(&self.core.shared.hooks);
+        if hooks.is_some() {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "already attached to an event loop",
+            ));
+        }
+        *hooks = Some(aio::Hooks {
+            create_task,
+            call_soon,
+            resume,
+            core: None,
+        });
+        Ok(())
+    }
+
+    fn detach(&self) {
+        drop(lock(&self.core.shared.hooks).take());
+        self.core
+            .shared
+            .resume_scheduled
+            .store(false, Ordering::Release);
+    }
+
+    fn start(&self) -> PyResult<()> {
+        match self.core.lock("the loop is busy")?.as_mut() {
+            Some(lp) => lp.start(),
+            None => Err(super::closed_error()),
+        }
+    }
+
+    fn step(&self, py: Python<'_>) -> PyResult<f64> {
+        match self.core.lock("the loop is busy")?.as_mut() {
+            Some(lp) => lp.step(py),
+            None => Err(super::closed_error()),
+        }
+    }
+
+    #[getter]
+    fn epoll_fd(&self) -> PyResult<i32> {
+        match self.core.lock("the loop is busy")?.as_ref() {
+            Some(lp) => Ok(lp.epoll_fd()),
+            None => Err(super::closed_error()),
+        }
+    }
+
+    fn tasks(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
+        match self.core.lock("the loop is busy")?.as_ref() {
+            Some(lp) => Ok(lp.tasks(py)),
+            None => Ok(Vec::new()),
+        }
     }
 }

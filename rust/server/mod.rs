@@ -11,6 +11,7 @@
 //! level-triggered interest lets a read stop after one short `recv` (mio is edge-triggered,
 //! which costs one more `recv` per readiness event to reach `EAGAIN`).
 
+mod aio;
 mod call;
 pub(crate) mod conn;
 mod dgram;
@@ -254,6 +255,27 @@ impl Connection {
 // StreamServerCore
 // ---------------------------------------------------------------------------------------
 
+impl StreamServerCore {
+    /// Hands a finished handler's outcome to the loop from inside its task (see
+    /// `HandlerCall::finish`); gives the completion back if the loop is busy (a step is
+    /// running further up this thread's stack, or another thread serves).
+    pub(crate) fn complete_inline(
+        &self,
+        py: Python<'_>,
+        completion: aio::Completion,
+        task_id: u64,
+        adopt: bool,
+    ) -> Result<PyResult<Option<aio::Adopted>>, aio::Completion> {
+        let Ok(mut guard) = self.core.state.try_lock() else {
+            return Err(completion);
+        };
+        match guard.as_mut() {
+            Some(lp) => Ok(lp.complete_inline(py, completion, task_id, adopt)),
+            None => Err(completion),
+        }
+    }
+}
+
 fn duration_ns(name: &str, v: Option<f64>) -> PyResult<Option<u64>> {
     match v {
         None => Ok(None),
@@ -372,6 +394,7 @@ impl<L: ServeLoop> Core<L> {
             .lock("close() while serve_forever() is running; call shutdown() first")?
             .take();
         drop(lp);
+        self.shared.close_waker();
         Ok(())
     }
 
@@ -399,7 +422,7 @@ impl StreamServerCore {
     #[new]
     #[pyo3(signature = (
         fd, handler, *, batch, framing, header, delimiter, max_size, max_connections,
-        idle_timeout, message_timeout, high_water, on_connect, on_disconnect
+        idle_timeout, message_timeout, high_water, on_connect, on_disconnect, pipeline=1
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -416,7 +439,11 @@ impl StreamServerCore {
         high_water: usize,
         on_connect: Option<Py<PyAny>>,
         on_disconnect: Option<Py<PyAny>>,
+        pipeline: usize,
     ) -> PyResult<Self> {
+        if pipeline == 0 {
+            return Err(PyValueError::new_err("pipeline must be >= 1"));
+        }
         let framing = match framing {
             "raw" => Framing::Raw,
             "frame" => Framing::Frame(
@@ -444,6 +471,7 @@ impl StreamServerCore {
             batch,
             on_connect,
             on_disconnect,
+            pipeline,
         };
         let listener = dup_socket(fd, libc::SOCK_STREAM)?;
         let core = Core::new(framing, |shared, signal_r| {
@@ -471,6 +499,82 @@ impl StreamServerCore {
         self.core.request_shutdown(timeout);
     }
 
+    /// Makes the loop part of a running asyncio loop: `create_task` and `call_soon` are
+    /// that loop's, `resume` is called (soon) when suspended handlers have ended.
+    fn attach(
+        slf: &Bound<'_, Self>,
+        create_task: Py<PyAny>,
+        call_soon: Py<PyAny>,
+        resume: Py<PyAny>,
+    ) -> PyResult<()> {
+        let mut hooks = shared::lock(&slf.get().core.shared.hooks);
+        if hooks.is_some() {
+            return Err(PyRuntimeError::new_err("already attached to an event loop"));
+        }
+        *hooks = Some(aio::Hooks {
+            create_task,
+            call_soon,
+            resume,
+            core: Some(slf.clone().unbind()),
+        });
+        Ok(())
+    }
+
+    /// Forgets the asyncio loop (and the references to it).
+    fn detach(&self) {
+        let hooks = shared::lock(&self.core.shared.hooks).take();
+        drop(hooks);
+        self.core
+            .shared
+            .resume_scheduled
+            .store(false, Ordering::Release);
+    }
+
+    /// Starts accepting, for stepping (`serve()` does this itself).
+    fn start(&self) -> PyResult<()> {
+        match self.core.lock("the loop is busy")?.as_mut() {
+            Some(lp) => lp.start(),
+            None => Err(closed_error()),
+        }
+    }
+
+    /// One non-blocking iteration of the loop (see `StreamLoop::step`): the seconds until
+    /// its next deadline (`inf` for none), or -1.0 once a requested shutdown is complete.
+    fn step(&self, py: Python<'_>) -> PyResult<f64> {
+        match self.core.lock("the loop is busy")?.as_mut() {
+            Some(lp) => lp.step(py),
+            None => Err(closed_error()),
+        }
+    }
+
+    /// The epoll descriptor: readable whenever `step()` has something to do.
+    #[getter]
+    fn epoll_fd(&self) -> PyResult<i32> {
+        match self.core.lock("the loop is busy")?.as_ref() {
+            Some(lp) => Ok(lp.epoll_fd()),
+            None => Err(closed_error()),
+        }
+    }
+
+    /// The asyncio tasks running suspended callbacks.
+    fn tasks(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
+        match self.core.lock("the loop is busy")?.as_ref() {
+            Some(lp) => Ok(lp.tasks(py)),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Closes every connection at the loop's next step: after flushing its output, or at
+    /// once (`abort`). Any thread.
+    fn close_connections(&self, abort: bool) {
+        let what = if abort { 2 } else { 1 };
+        self.core
+            .shared
+            .close_clients
+            .store(what, Ordering::Release);
+        self.core.shared.wake();
+    }
+
     /// Number of open connections (0 when not serving).
     #[getter]
     fn connection_count(&self) -> usize {
@@ -492,5 +596,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Connection>()?;
     m.add_class::<StreamServerCore>()?;
     m.add_class::<dgram::DatagramServerCore>()?;
+    m.add_class::<aio::HandlerCall>()?;
     Ok(())
 }

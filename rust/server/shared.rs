@@ -7,9 +7,10 @@
 
 use std::cell::Cell;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::aio::{Completion, Hooks};
 use super::conn::Framing;
 use super::sys;
 
@@ -44,7 +45,9 @@ impl Drop for DispatchGuard {
 
 /// What the loop and the rest of the world share.
 pub struct LoopShared {
-    waker: OwnedFd,
+    /// The eventfd; `None` once the server is closed (`Connection` objects may outlive
+    /// it, and must not keep a descriptor open).
+    waker: Mutex<Option<OwnedFd>>,
     wake_pending: AtomicBool,
     /// `shutdown()` was requested and not yet honoured by a `serve_forever`.
     pub shutdown: AtomicBool,
@@ -56,12 +59,20 @@ pub struct LoopShared {
     pub live: AtomicUsize,
     /// Datagrams dropped for exceeding `max_size`, for `DatagramServer.dropped`.
     pub dropped: AtomicU64,
+    /// The asyncio loop's entry points while `ferrosock.asyncio` serves (`None` otherwise).
+    pub hooks: Mutex<Option<Hooks>>,
+    /// Suspended handler calls that ended, for the loop's next step.
+    pub completions: Mutex<Vec<Completion>>,
+    /// A `resume` is scheduled on the asyncio loop and has not run yet.
+    pub resume_scheduled: AtomicBool,
+    /// `close_clients()` (1: flush, then close) or `abort_clients()` (2) was requested.
+    pub close_clients: AtomicU8,
 }
 
 impl LoopShared {
     pub fn new(framing: Framing) -> Result<Self, sys::Errno> {
         Ok(Self {
-            waker: sys::eventfd()?,
+            waker: Mutex::new(Some(sys::eventfd()?)),
             wake_pending: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
             shutdown_timeout_ns: AtomicU64::new(0),
@@ -69,24 +80,37 @@ impl LoopShared {
             framing,
             live: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
+            hooks: Mutex::new(None),
+            completions: Mutex::new(Vec::new()),
+            resume_scheduled: AtomicBool::new(false),
+            close_clients: AtomicU8::new(0),
         })
     }
 
     pub fn waker_fd(&self) -> i32 {
-        self.waker.as_raw_fd()
+        lock(&self.waker).as_ref().map_or(-1, AsRawFd::as_raw_fd)
     }
 
     /// Wakes the loop out of `epoll_wait` (one eventfd write until the loop notices).
     pub fn wake(&self) {
         if !self.wake_pending.swap(true, Ordering::AcqRel) {
-            sys::eventfd_wake(self.waker.as_raw_fd());
+            if let Some(fd) = lock(&self.waker).as_ref() {
+                sys::eventfd_wake(fd.as_raw_fd());
+            }
         }
     }
 
     /// Called by the loop when the eventfd fires, before it looks at the queues.
     pub fn woken(&self) {
         self.wake_pending.store(false, Ordering::Release);
-        sys::drain(self.waker.as_raw_fd());
+        if let Some(fd) = lock(&self.waker).as_ref() {
+            sys::drain(fd.as_raw_fd());
+        }
+    }
+
+    /// Closes the eventfd: the server is closed and its loop gone.
+    pub fn close_waker(&self) {
+        drop(lock(&self.waker).take());
     }
 
     fn dispatching_here(self: &Arc<Self>) -> bool {

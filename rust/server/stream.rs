@@ -6,6 +6,7 @@
 //! The Python phase then attaches once and runs every callback of the batch: a poll iteration
 //! costs one GIL acquisition however many messages and connections it carries.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
@@ -15,9 +16,10 @@ use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
+use super::aio::{self, Adopted, Completion, Drive, HandlerCall, Purpose};
 use super::call::{Caller, MessageBytes};
-use super::conn::{decode, CloseReason, Conn, Framing, Phase};
-use super::shared::{ConnShared, DispatchGuard, LoopShared};
+use super::conn::{decode, CloseReason, Conn, Flight, Framing, Phase};
+use super::shared::{lock, ConnShared, DispatchGuard, LoopShared};
 use super::sys::{self, Epoll, Errno};
 use super::{enter_python_phase, log_error, loop_epoll, reason_to_exception, Connection};
 use crate::buffer::ByteView;
@@ -49,6 +51,8 @@ const CLOSE_LINGER_NS: u64 = 10_000_000_000;
 /// How long accepting pauses after `EMFILE` and friends.
 const ACCEPT_BACKOFF_NS: u64 = 100_000_000;
 const DEFAULT_TICK_NS: u64 = 250_000_000;
+/// At most this many I/O rounds per `step` (see there).
+const STEP_ROUNDS: usize = 4;
 
 /// The server's settings, fixed at construction.
 pub struct Config {
@@ -61,6 +65,70 @@ pub struct Config {
     pub batch: bool,
     pub on_connect: Option<Py<PyAny>>,
     pub on_disconnect: Option<Py<PyAny>>,
+    /// Handler calls a connection may have unfinished at once (`ferrosock.asyncio`).
+    pub pipeline: usize,
+}
+
+/// The asyncio tasks running suspended callbacks, by id: the loop's own references to
+/// them (asyncio keeps only weak ones), and what `wait_closed()` waits for.
+#[derive(Default)]
+pub struct Tasks {
+    map: HashMap<u64, (Py<PyAny>, Purpose)>,
+    next_id: u64,
+}
+
+impl Tasks {
+    /// Hands the suspended coroutine `iter` (which yielded `first`) to a new asyncio task.
+    fn spawn(
+        &mut self,
+        py: Python<'_>,
+        shared: &Arc<LoopShared>,
+        iter: Bound<'_, PyAny>,
+        first: Py<PyAny>,
+        purpose: Purpose,
+    ) -> PyResult<u64> {
+        let create_task = match lock(&shared.hooks).as_ref() {
+            Some(h) => h.create_task.clone_ref(py),
+            None => return Err(no_asyncio(&iter)),
+        };
+        self.next_id += 1;
+        let id = self.next_id;
+        let call = Py::new(
+            py,
+            HandlerCall::new(iter.unbind(), first, id, purpose, shared.clone()),
+        )?;
+        let task = create_task.call1(py, (call,))?;
+        self.map.insert(id, (task, purpose));
+        Ok(id)
+    }
+
+    fn cancel(&self, py: Python<'_>, id: u64) {
+        if let Some((task, _)) = self.map.get(&id) {
+            if let Err(e) = task.call_method0(py, pyo3::intern!(py, "cancel")) {
+                e.write_unraisable(py, None);
+            }
+        }
+    }
+
+    /// Every task still running (`StreamServerCore.tasks()`).
+    pub fn all(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
+        self.map.values().map(|(t, _)| t.clone_ref(py)).collect()
+    }
+}
+
+/// The error for a coroutine outside `ferrosock.asyncio` (the coroutine is closed unrun,
+/// so Python does not warn that it was never awaited).
+#[cold]
+pub fn no_asyncio(obj: &Bound<'_, PyAny>) -> PyErr {
+    if obj
+        .hasattr(pyo3::intern!(obj.py(), "close"))
+        .unwrap_or(false)
+    {
+        let _ = obj.call_method0(pyo3::intern!(obj.py(), "close"));
+    }
+    PyTypeError::new_err(
+        "a callback returned a coroutine: async handlers need ferrosock.asyncio.Server",
+    )
 }
 
 struct Slot {
@@ -103,6 +171,12 @@ pub struct StreamLoop {
     flush: Vec<u64>,
     shutdown_deadline_ns: Option<u64>,
     next_sweep_ns: u64,
+    tasks: Tasks,
+    /// Shutdown began: cancel the running handlers at the next Python phase.
+    cancel_handlers: bool,
+    /// While a finishing task dispatches (`complete_inline`): its id, and the first
+    /// handler that suspends, which that task takes over instead of a new one.
+    adopt: Option<(u64, Option<Adopted>)>,
 }
 
 fn token_index(token: u64) -> usize {
@@ -155,6 +229,9 @@ impl StreamLoop {
             flush: Vec::new(),
             shutdown_deadline_ns: None,
             next_sweep_ns: 0,
+            tasks: Tasks::default(),
+            cancel_handlers: false,
+            adopt: None,
         })
     }
 
@@ -171,7 +248,8 @@ impl StreamLoop {
         result.and(finish)
     }
 
-    fn run(&mut self, py: Python<'_>) -> PyResult<()> {
+    /// Starts accepting (`serve_forever`, or `start_serving` before stepping).
+    pub fn start(&mut self) -> PyResult<()> {
         if !self.listener_registered && self.accept_resume_ns.is_none() {
             self.epoll
                 .add(self.listener.as_raw_fd(), EPOLLIN, LISTENER)
@@ -179,6 +257,11 @@ impl StreamLoop {
             self.listener_registered = true;
         }
         self.next_sweep_ns = sys::now_ns() + self.tick_ns();
+        Ok(())
+    }
+
+    fn run(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.start()?;
         loop {
             let step = py.detach(|| self.io_phase());
             self.python_phase(py)?;
@@ -213,8 +296,156 @@ impl StreamLoop {
             self.listener_registered = false;
         }
         self.accept_resume_ns = None;
+        self.cancel_handlers = false;
         let _guard = DispatchGuard::enter(&self.shared);
         self.report_closed(py)
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Stepping inside an asyncio loop
+    // -----------------------------------------------------------------------------------
+
+    /// The epoll instance, for the asyncio loop to watch (`loop.add_reader`).
+    pub fn epoll_fd(&self) -> i32 {
+        self.epoll.as_raw_fd()
+    }
+
+    /// One non-blocking iteration, for `ferrosock.asyncio`: what is ready now is read,
+    /// handled and written, and nothing waits. Returns the seconds until the loop's next
+    /// deadline (`inf` for none), or -1 once a shutdown has finished (every connection
+    /// closed, as `serve()` leaves them when it returns).
+    pub fn step(&mut self, py: Python<'_>) -> PyResult<f64> {
+        // Whatever scheduled a resume is handled by this step.
+        self.shared.resume_scheduled.store(false, Ordering::Release);
+        let mut rounds = 0;
+        let done = loop {
+            self.events.clear();
+            let round = py.detach(|| self.io_round());
+            let mut result = self.python_phase(py);
+            if result.is_ok() && round.is_ok() {
+                // The replies of this step leave now, not at the next readiness event.
+                self.apply_remote();
+                self.flush_all();
+                if !self.closed.is_empty() {
+                    let _guard = DispatchGuard::enter(&self.shared);
+                    result = self.report_closed(py);
+                }
+            }
+            match (round, result) {
+                (Ok(done), Ok(())) => {
+                    if done || (self.shutdown_deadline_ns.is_some() && self.live == 0) {
+                        break true;
+                    }
+                }
+                (round, result) => {
+                    let finish = self.finish(py);
+                    self.shared.shutdown.store(false, Ordering::Release);
+                    result?;
+                    round.map_err(crate::errors::os_error_from_errno)?;
+                    finish?;
+                    return Ok(-1.0);
+                }
+            }
+            // More rounds while the sockets keep having work, as serve() would: the
+            // asyncio loop's own wake-up (and this call) costs more than a round. Bounded,
+            // so the loop's other callbacks still run.
+            rounds += 1;
+            if self.events.is_empty() || rounds >= STEP_ROUNDS {
+                break false;
+            }
+        };
+        if done {
+            let finish = self.finish(py);
+            self.shared.shutdown.store(false, Ordering::Release);
+            finish?;
+            return Ok(-1.0);
+        }
+        if !self.needs_timer() {
+            return Ok(f64::INFINITY);
+        }
+        let now = sys::now_ns();
+        Ok(self.poll_timeout_ms(now) as f64 / 1e3)
+    }
+
+    /// The I/O phase of one `step`: flush, then one `epoll_wait` that does not wait.
+    /// Returns whether a shutdown has finished.
+    fn io_round(&mut self) -> Result<bool, Errno> {
+        self.apply_remote();
+        self.flush_all();
+        let now = sys::now_ns();
+        match self.shared.close_clients.swap(0, Ordering::AcqRel) {
+            0 => {}
+            1 => {
+                for t in self.live_tokens() {
+                    self.begin_close(t, CloseReason::Clean, now);
+                }
+            }
+            _ => self.kill_all(),
+        }
+        if self.shutdown_deadline_ns.is_none() && self.shared.shutdown.load(Ordering::Acquire) {
+            self.begin_shutdown(now);
+        }
+        if let Some(deadline) = self.shutdown_deadline_ns {
+            if self.live == 0 {
+                return Ok(true);
+            }
+            if now >= deadline {
+                self.kill_all();
+                return Ok(true);
+            }
+        }
+        if self.has_python_work() {
+            return Ok(false);
+        }
+        match self.epoll.wait(&mut self.events, 0) {
+            Ok(()) => {}
+            Err(libc::EINTR) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        let now = sys::now_ns();
+        self.handle_events(now);
+        if self.needs_timer() && now >= self.next_sweep_ns {
+            self.sweep(now);
+        }
+        Ok(false)
+    }
+
+    /// A handler's task finished it (`HandlerCall::finish`): the Python phase runs now,
+    /// in that task's step, and the output is flushed. With `adopt`, the first handler
+    /// that suspends is returned for that task to carry on with.
+    pub fn complete_inline(
+        &mut self,
+        py: Python<'_>,
+        completion: Completion,
+        task_id: u64,
+        adopt: bool,
+    ) -> PyResult<Option<Adopted>> {
+        let task = self.tasks.map.get(&task_id).map(|(t, _)| t.clone_ref(py));
+        lock(&self.shared.completions).push(completion);
+        if adopt && task.is_some() {
+            self.adopt = Some((task_id, None));
+        }
+        let result = self.python_phase(py);
+        let adopted = self.adopt.take().and_then(|(_, a)| a);
+        if let (Some(a), Some(task)) = (&adopted, task) {
+            self.tasks.map.insert(task_id, (task, a.purpose));
+        }
+        if !self.flush.is_empty()
+            || !self.closed.is_empty()
+            || self.shutdown_deadline_ns.is_some()
+            || self.needs_timer()
+        {
+            // The replies are written by one step of the loop after the tasks of this
+            // iteration (one send per connection, however many of its handlers finished);
+            // that step also re-arms the timer or notices the end of a shutdown.
+            aio::schedule_resume(py, &self.shared);
+        }
+        result.map(|()| adopted)
+    }
+
+    /// Every task still running a suspended callback.
+    pub fn tasks(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
+        self.tasks.all(py)
     }
 
     // -----------------------------------------------------------------------------------
@@ -289,21 +520,25 @@ impl StreamLoop {
                 Err(e) => return Err(e),
             }
             let now = sys::now_ns();
-            for i in 0..self.events.len() {
-                let ev = self.events[i];
-                let (token, bits) = (ev.u64, ev.events);
-                match token {
-                    LISTENER => self.accept_all(now),
-                    WAKER => self.shared.woken(),
-                    SIGNAL => {
-                        sys::drain(self.signal_r.as_raw_fd());
-                        self.signal_pending = true;
-                    }
-                    _ => self.conn_event(token, bits, now),
-                }
-            }
+            self.handle_events(now);
             if self.needs_timer() && now >= self.next_sweep_ns {
                 self.sweep(now);
+            }
+        }
+    }
+
+    fn handle_events(&mut self, now: u64) {
+        for i in 0..self.events.len() {
+            let ev = self.events[i];
+            let (token, bits) = (ev.u64, ev.events);
+            match token {
+                LISTENER => self.accept_all(now),
+                WAKER => self.shared.woken(),
+                SIGNAL => {
+                    sys::drain(self.signal_r.as_raw_fd());
+                    self.signal_pending = true;
+                }
+                _ => self.conn_event(token, bits, now),
             }
         }
     }
@@ -316,7 +551,16 @@ impl StreamLoop {
             self.listener_registered = false;
         }
         self.accept_resume_ns = None;
+        self.cancel_handlers = !self.tasks.map.is_empty();
         for t in self.live_tokens() {
+            // Messages no handler has started on are dropped; running ones are cancelled.
+            if let Some(c) = slot_conn(&mut self.slots, t) {
+                if !c.msgs.is_empty() {
+                    c.msgs.clear();
+                    c.next_msg = 0;
+                    settle_input(c, &mut self.pool);
+                }
+            }
             self.begin_close(t, CloseReason::Clean, now);
         }
     }
@@ -458,6 +702,10 @@ impl StreamLoop {
             start: 0,
             scan: 0,
             msgs: Vec::new(),
+            next_msg: 0,
+            flights: std::collections::VecDeque::new(),
+            seq_base: 0,
+            gated: false,
             out: Vec::new(),
             out_pos: 0,
             interest: EPOLLIN,
@@ -503,8 +751,7 @@ impl StreamLoop {
         let Some(c) = slot_conn(&mut self.slots, token) else {
             return;
         };
-        let reading = c.phase == Phase::Open && !c.paused && !c.eof;
-        if reading && bits & (EPOLLIN | EPOLLHUP) != 0 {
+        if c.reading() && bits & (EPOLLIN | EPOLLHUP) != 0 {
             self.read(token, now);
         } else if bits & EPOLLHUP != 0 {
             // Both directions are shut and we are not reading: nothing more can happen.
@@ -613,7 +860,7 @@ impl StreamLoop {
         if c.paused && c.unsent() <= high_water / 4 {
             c.paused = false;
         }
-        if matches!(c.phase, Phase::Closing { .. }) && c.unsent() == 0 {
+        if matches!(c.phase, Phase::Closing { .. }) && c.settled() {
             let reason = c.reason.take().unwrap_or(CloseReason::Clean);
             self.kill(token, reason);
             return;
@@ -637,7 +884,7 @@ impl StreamLoop {
                 deadline_ns: now + CLOSE_LINGER_NS,
             };
         }
-        if c.unsent() == 0 && c.msgs.is_empty() {
+        if c.settled() {
             let reason = c.reason.take().unwrap_or(CloseReason::Clean);
             self.kill_inner(token, reason, !newly);
             return;
@@ -678,9 +925,14 @@ impl StreamLoop {
         let inbuf = std::mem::take(&mut c.inbuf);
         give_back(inbuf, &mut self.pool);
         c.msgs = Vec::new();
+        c.next_msg = 0;
         c.out = Vec::new();
         let reason = c.reason.take().unwrap_or(reason);
-        if (self.cfg.on_disconnect.is_some() && c.announced) || c.py.is_some() {
+        if (self.cfg.on_disconnect.is_some() && c.announced)
+            || c.py.is_some()
+            || !c.flights.is_empty()
+            || c.gated
+        {
             self.closed.push((c, reason));
         }
     }
@@ -705,6 +957,15 @@ impl StreamLoop {
         let mut doomed: Vec<(u64, CloseReason)> = Vec::new();
         for s in &self.slots {
             let Some(c) = s.conn.as_deref() else { continue };
+            if !c.flights.is_empty() || !c.msgs.is_empty() || c.gated {
+                // Waiting for its own handlers is not the peer being idle or slow.
+                if let Phase::Closing { deadline_ns } = c.phase {
+                    if now >= deadline_ns {
+                        doomed.push((c.token, CloseReason::Clean));
+                    }
+                }
+                continue;
+            }
             match c.phase {
                 Phase::Closing { deadline_ns } => {
                     if now >= deadline_ns {
@@ -737,6 +998,11 @@ impl StreamLoop {
     fn python_phase(&mut self, py: Python<'_>) -> PyResult<()> {
         let _guard =
             enter_python_phase(py, &self.shared, &mut self.signal_pending, &mut self.notes)?;
+        if std::mem::take(&mut self.cancel_handlers) {
+            self.cancel_running(py);
+        }
+        let now = sys::now_ns();
+        let completed = self.take_completions(py, now);
         let connects = std::mem::take(&mut self.connects);
         for &t in &connects {
             self.run_on_connect(py, t)?;
@@ -744,13 +1010,184 @@ impl StreamLoop {
         self.connects = connects;
         self.connects.clear();
         let ready = std::mem::take(&mut self.ready);
-        let now = sys::now_ns();
         for &t in &ready {
             self.dispatch(py, t, now)?;
         }
         self.ready = ready;
         self.ready.clear();
+        completed?;
         self.report_closed(py)
+    }
+
+    /// Cancels every task running a handler or `on_connect` (at shutdown).
+    fn cancel_running(&mut self, py: Python<'_>) {
+        let ids: Vec<u64> = self
+            .tasks
+            .map
+            .iter()
+            .filter(|(_, (_, p))| !matches!(p, Purpose::Disconnect))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.tasks.cancel(py, id);
+        }
+    }
+
+    /// Takes the outcomes of suspended callbacks that ended since the last step: replies
+    /// are written in request order, and the connections they held up are dispatched again
+    /// (by this same Python phase).
+    fn take_completions(&mut self, py: Python<'_>, now: u64) -> PyResult<()> {
+        let done = std::mem::take(&mut *lock(&self.shared.completions));
+        let mut first_fatal: Option<PyErr> = None;
+        for comp in done {
+            self.tasks.map.remove(&comp.task_id);
+            let res = match comp.purpose {
+                Purpose::Datagram => Ok(()),
+                Purpose::Disconnect => match comp.result {
+                    Err(e) if !aio::is_cancelled(py, &e) => {
+                        report_error(py, "on_disconnect raised", e)
+                    }
+                    _ => Ok(()),
+                },
+                Purpose::Connect { token } => {
+                    let Some(c) = slot_conn(&mut self.slots, token) else {
+                        continue;
+                    };
+                    c.gated = false;
+                    match comp.result {
+                        Ok(_) => {
+                            if !c.msgs.is_empty() {
+                                self.ready.push(token);
+                            }
+                            Ok(())
+                        }
+                        Err(e) => self.fail(
+                            py,
+                            token,
+                            e,
+                            "on_connect raised; closing the connection",
+                            now,
+                        ),
+                    }
+                }
+                Purpose::Handler { token, seq } => {
+                    let Some(c) = slot_conn(&mut self.slots, token) else {
+                        // The connection is gone (and its tasks were cancelled).
+                        if let Err(e) = comp.result {
+                            if !aio::is_cancelled(py, &e) {
+                                first_fatal =
+                                    first_fatal.or(report_error(py, "handler raised", e).err());
+                            }
+                        }
+                        continue;
+                    };
+                    let index = seq.wrapping_sub(c.seq_base);
+                    if let Some(f) = usize::try_from(index)
+                        .ok()
+                        .and_then(|i| c.flights.get_mut(i))
+                    {
+                        if matches!(f, Flight::Running(id) if *id == comp.task_id) {
+                            *f = match comp.result {
+                                Ok(v) => Flight::Done(v),
+                                Err(e) => Flight::Failed(e),
+                            };
+                        }
+                    }
+                    self.drain_flights(py, token, now)
+                }
+            };
+            if let Err(e) = res {
+                first_fatal.get_or_insert(e);
+            }
+        }
+        match first_fatal {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the replies at the head of the connection's flights that are ready, then
+    /// lets its waiting messages be dispatched.
+    fn drain_flights(&mut self, py: Python<'_>, token: u64, now: u64) -> PyResult<()> {
+        let pipeline = self.cfg.pipeline;
+        let framing = &self.shared.framing;
+        let Some(c) = slot_conn(&mut self.slots, token) else {
+            return Ok(());
+        };
+        let mut failure = None;
+        while matches!(c.flights.front(), Some(Flight::Done(_) | Flight::Failed(_))) {
+            c.seq_base += 1;
+            match c.flights.pop_front() {
+                Some(Flight::Done(v)) => {
+                    c.compact_out();
+                    if let Err(e) = push_reply(c, framing, v.bind(py)) {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+                Some(Flight::Failed(e)) => {
+                    failure = Some(e);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if let Some(e) = failure {
+            self.fail(py, token, e, "handler raised; closing the connection", now)?;
+        } else if !c.msgs.is_empty() && c.flights.len() < pipeline && !c.gated {
+            self.ready.push(token);
+        }
+        self.settle_output(token);
+        Ok(())
+    }
+
+    /// A callback of connection `token` failed with `err`: as for a plain handler, an
+    /// `Exception` is logged and closes the connection (`on_disconnect` receives it);
+    /// a cancellation closes it quietly; anything else propagates.
+    fn fail(
+        &mut self,
+        py: Python<'_>,
+        token: u64,
+        err: PyErr,
+        what: &str,
+        now: u64,
+    ) -> PyResult<()> {
+        let reason = if aio::is_cancelled(py, &err) {
+            if self.shutdown_deadline_ns.is_some() {
+                CloseReason::Clean
+            } else {
+                CloseReason::Handler(err)
+            }
+        } else if err.is_instance_of::<PyException>(py) {
+            log_error(py, what, &err);
+            CloseReason::Handler(err)
+        } else {
+            return Err(err);
+        };
+        self.halt(py, token);
+        self.begin_close(token, reason, now);
+        Ok(())
+    }
+
+    /// Stops a connection's handling: its running handlers are cancelled, their replies
+    /// and its undispatched messages dropped.
+    fn halt(&mut self, py: Python<'_>, token: u64) {
+        let Some(c) = slot_conn(&mut self.slots, token) else {
+            return;
+        };
+        let mut running = Vec::new();
+        c.seq_base += c.flights.len() as u64;
+        for f in c.flights.drain(..) {
+            if let Flight::Running(id) = f {
+                running.push(id);
+            }
+        }
+        c.msgs.clear();
+        c.next_msg = 0;
+        settle_input(c, &mut self.pool);
+        for id in running {
+            self.tasks.cancel(py, id);
+        }
     }
 
     fn run_on_connect(&mut self, py: Python<'_>, token: u64) -> PyResult<()> {
@@ -762,72 +1199,108 @@ impl StreamLoop {
         };
         let pyconn = ensure_py(py, c)?;
         c.announced = true;
-        if let Err(e) = cb.call1(py, (pyconn,)) {
-            if !e.is_instance_of::<PyException>(py) {
-                return Err(e);
+        let res = cb.call1(py, (pyconn,)).and_then(|r| {
+            let r = r.into_bound(py);
+            match aio::awaitable_iter(&r) {
+                None => Ok(()),
+                Some(iter) => {
+                    let iter = iter?;
+                    if lock(&self.shared.hooks).is_none() {
+                        return Err(no_asyncio(&iter));
+                    }
+                    match aio::send(&iter, &py.None().into_bound(py)) {
+                        Drive::Return(_) => Ok(()),
+                        Drive::Error(e) => Err(e),
+                        Drive::Yield(y) => {
+                            let purpose = Purpose::Connect { token };
+                            self.tasks.spawn(py, &self.shared, iter, y, purpose)?;
+                            if let Some(c) = slot_conn(&mut self.slots, token) {
+                                c.gated = true;
+                            }
+                            Ok(())
+                        }
+                    }
+                }
             }
-            log_error(py, "on_connect raised; closing the connection", &e);
-            self.kill(token, CloseReason::Handler(e));
+        });
+        if let Err(e) = res {
+            let now = sys::now_ns();
+            self.fail(
+                py,
+                token,
+                e,
+                "on_connect raised; closing the connection",
+                now,
+            )?;
         }
         Ok(())
     }
 
     fn dispatch(&mut self, py: Python<'_>, token: u64, now: u64) -> PyResult<()> {
-        let high_water = self.cfg.high_water;
         let index = token_index(token);
         let Some(c) = self.slots[index].conn.as_deref_mut() else {
             return Ok(());
         };
-        if c.token != token {
+        if c.token != token || c.gated || c.msgs.is_empty() {
             return Ok(());
         }
         let pyconn = ensure_py(py, c)?;
-        let msgs = std::mem::take(&mut c.msgs);
         let outcome = if self.cfg.batch {
-            call_batch(
+            let msgs = std::mem::take(&mut c.msgs);
+            let outcome = call_batch(
                 py,
                 &self.cfg.handler,
                 &pyconn,
                 c,
-                &msgs,
+                &msgs[c.next_msg..],
                 &self.shared.framing,
-            )
+            );
+            c.msgs = msgs;
+            c.next_msg = c.msgs.len();
+            outcome
         } else {
+            let mut ctx = AsyncCtx {
+                tasks: &mut self.tasks,
+                shared: &self.shared,
+                pipeline: self.cfg.pipeline,
+                adopt: &mut self.adopt,
+            };
             call_each(
                 py,
                 &self.cfg.handler,
                 &pyconn,
                 c,
-                &msgs,
                 &self.shared.framing,
                 &mut self.msg_bytes,
+                &mut ctx,
             )
         };
-        c.msgs = msgs;
-        c.msgs.clear();
-        settle_input(c, &mut self.pool);
-        let fatal = match outcome {
+        if c.next_msg >= c.msgs.len() || matches!(outcome, Outcome::Failed(_)) {
+            c.msgs.clear();
+            c.next_msg = 0;
+            settle_input(c, &mut self.pool);
+        }
+        match outcome {
             Outcome::Ok { close } => {
                 if close {
                     self.begin_close(token, CloseReason::Clean, now);
                 }
-                None
             }
             Outcome::Failed(e) => {
-                if e.is_instance_of::<PyException>(py) {
-                    log_error(py, "handler raised; closing the connection", &e);
-                    self.begin_close(token, CloseReason::Handler(e), now);
-                    None
-                } else {
-                    Some(e)
-                }
+                self.fail(py, token, e, "handler raised; closing the connection", now)?;
             }
-        };
-        if let Some(e) = fatal {
-            return Err(e);
         }
+        self.settle_output(token);
+        Ok(())
+    }
+
+    /// After new output or a change in what a connection waits for: schedules the flush,
+    /// applies `high_water`, updates the epoll interest, and closes a closing connection
+    /// that has nothing left to do.
+    fn settle_output(&mut self, token: u64) {
+        let high_water = self.cfg.high_water;
         let Some(c) = slot_conn(&mut self.slots, token) else {
-            return Ok(());
+            return;
         };
         c.shared.buffered.store(c.unsent(), Ordering::Relaxed);
         if c.unsent() > high_water && !c.paused {
@@ -840,11 +1313,10 @@ impl StreamLoop {
             update_interest(&self.epoll, c);
         }
         // A closing connection (decode error seen along with good messages) finishes now.
-        if matches!(c.phase, Phase::Closing { .. }) && c.unsent() == 0 {
+        if matches!(c.phase, Phase::Closing { .. }) && c.settled() {
             let reason = c.reason.take().unwrap_or(CloseReason::Clean);
             self.kill(token, reason);
         }
-        Ok(())
     }
 
     fn report_closed(&mut self, py: Python<'_>) -> PyResult<()> {
@@ -852,7 +1324,25 @@ impl StreamLoop {
         // A callback can make more connections close (conn.close() on another one only
         // queues a request, so this list does not grow while we walk it).
         for (mut c, reason) in std::mem::take(&mut self.closed) {
-            let Some(cb) = self.cfg.on_disconnect.as_ref() else {
+            for f in std::mem::take(&mut c.flights) {
+                if let Flight::Running(id) = f {
+                    self.tasks.cancel(py, id);
+                }
+            }
+            if c.gated {
+                let gate = self
+                    .tasks
+                    .map
+                    .iter()
+                    .find(
+                        |(_, (_, p))| matches!(p, Purpose::Connect { token } if *token == c.token),
+                    )
+                    .map(|(id, _)| *id);
+                if let Some(id) = gate {
+                    self.tasks.cancel(py, id);
+                }
+            }
+            let Some(cb) = self.cfg.on_disconnect.as_ref().map(|c| c.clone_ref(py)) else {
                 continue;
             };
             if !c.announced {
@@ -866,11 +1356,12 @@ impl StreamLoop {
                 }
             };
             let exc = reason_to_exception(py, reason, &self.cfg);
-            if let Err(e) = cb.call1(py, (pyconn, exc)) {
-                if e.is_instance_of::<PyException>(py) {
-                    log_error(py, "on_disconnect raised", &e);
-                } else {
-                    first_fatal.get_or_insert(e);
+            let res = cb
+                .call1(py, (pyconn, exc))
+                .and_then(|r| self.run_detached(py, r.into_bound(py)));
+            if let Err(e) = res {
+                if let Err(fatal) = report_error(py, "on_disconnect raised", e) {
+                    first_fatal.get_or_insert(fatal);
                 }
             }
         }
@@ -879,6 +1370,44 @@ impl StreamLoop {
             None => Ok(()),
         }
     }
+
+    /// Runs what a callback returned if it is a coroutine (inside asyncio only; elsewhere
+    /// it is ignored, as before): to its end, or as a task once it suspends.
+    fn run_detached(&mut self, py: Python<'_>, r: Bound<'_, PyAny>) -> PyResult<()> {
+        if r.is_none() || lock(&self.shared.hooks).is_none() {
+            return Ok(());
+        }
+        let Some(iter) = aio::awaitable_iter(&r) else {
+            return Ok(());
+        };
+        let iter = iter?;
+        match aio::send(&iter, &py.None().into_bound(py)) {
+            Drive::Return(_) => Ok(()),
+            Drive::Error(e) => Err(e),
+            Drive::Yield(y) => self
+                .tasks
+                .spawn(py, &self.shared, iter, y, Purpose::Disconnect)
+                .map(drop),
+        }
+    }
+}
+
+/// Logs an `Exception` from a callback; anything else is returned, to propagate.
+fn report_error(py: Python<'_>, what: &str, err: PyErr) -> PyResult<()> {
+    if err.is_instance_of::<PyException>(py) {
+        log_error(py, what, &err);
+        Ok(())
+    } else {
+        Err(err)
+    }
+}
+
+/// What `call_each` needs for handlers that return coroutines.
+struct AsyncCtx<'a> {
+    tasks: &'a mut Tasks,
+    shared: &'a Arc<LoopShared>,
+    pipeline: usize,
+    adopt: &'a mut Option<(u64, Option<Adopted>)>,
 }
 
 impl Drop for StreamLoop {
@@ -962,29 +1491,101 @@ fn call_each(
     handler: &Py<PyAny>,
     pyconn: &Py<Connection>,
     c: &mut Conn,
-    msgs: &[Range<usize>],
     framing: &Framing,
     bytes: &mut MessageBytes,
+    ctx: &mut AsyncCtx<'_>,
 ) -> Outcome {
     let handler = Caller::new(handler.bind(py));
     let pyconn = pyconn.bind(py).as_any();
-    for m in msgs {
-        let msg = bytes.make(py, &c.inbuf[m.clone()]);
-        let reply = match handler.call2(pyconn, &msg) {
-            Ok(r) => r,
-            Err(e) => return Outcome::Failed(e),
-        };
-        let close = take_local_pending(c);
-        if let Err(e) = push_reply(c, framing, &reply) {
-            return Outcome::Failed(e);
+    while c.next_msg < c.msgs.len() {
+        if c.flights.len() >= ctx.pipeline {
+            break; // the rest waits for a running handler to finish
         }
-        drop(reply);
+        let m = c.msgs[c.next_msg].clone();
+        c.next_msg += 1;
+        let msg = bytes.make(py, &c.inbuf[m]);
+        let res = match handler.call2(pyconn, &msg) {
+            Ok(reply) => {
+                let close = take_local_pending(c);
+                let res = if c.flights.is_empty() && reply.is_exact_instance_of::<PyBytes>() {
+                    push_reply(c, framing, &reply)
+                } else {
+                    other_reply(py, c, framing, reply, ctx)
+                };
+                res.map(|()| close)
+            }
+            Err(e) => Err(e),
+        };
         bytes.recycle(msg);
-        if close {
-            return Outcome::Ok { close: true };
+        match res {
+            Ok(false) => {}
+            Ok(true) => {
+                c.next_msg = c.msgs.len();
+                return Outcome::Ok { close: true };
+            }
+            Err(e) if c.flights.is_empty() => return Outcome::Failed(e),
+            Err(e) => {
+                // Earlier handlers are still running: this failure takes its turn after
+                // their replies, and nothing after it is dispatched.
+                c.flights.push_back(Flight::Failed(e));
+                c.next_msg = c.msgs.len();
+                return Outcome::Ok { close: true };
+            }
         }
     }
     Outcome::Ok { close: false }
+}
+
+/// A reply that is not exact `bytes`, or one that must wait for earlier replies: a
+/// coroutine is run until it suspends (then it goes on as a task) or ends.
+#[cold]
+fn other_reply(
+    py: Python<'_>,
+    c: &mut Conn,
+    framing: &Framing,
+    reply: Bound<'_, PyAny>,
+    ctx: &mut AsyncCtx<'_>,
+) -> PyResult<()> {
+    let Some(iter) = aio::awaitable_iter(&reply) else {
+        return queue_or_push(c, framing, reply);
+    };
+    let iter = iter?;
+    if lock(&ctx.shared.hooks).is_none() {
+        return Err(no_asyncio(&iter));
+    }
+    match aio::send(&iter, &py.None().into_bound(py)) {
+        Drive::Return(v) => queue_or_push(c, framing, v.into_bound(py)),
+        Drive::Error(e) => Err(e),
+        Drive::Yield(y) => {
+            let purpose = Purpose::Handler {
+                token: c.token,
+                seq: c.seq_base + c.flights.len() as u64,
+            };
+            let id = match ctx.adopt {
+                Some((id, slot @ None)) => {
+                    *slot = Some(Adopted {
+                        iter: iter.unbind(),
+                        first: y,
+                        purpose,
+                    });
+                    *id
+                }
+                _ => ctx.tasks.spawn(py, ctx.shared, iter, y, purpose)?,
+            };
+            c.flights.push_back(Flight::Running(id));
+            Ok(())
+        }
+    }
+}
+
+/// Writes a finished reply now, or queues it behind the running handlers before it.
+fn queue_or_push(c: &mut Conn, framing: &Framing, reply: Bound<'_, PyAny>) -> PyResult<()> {
+    if c.flights.is_empty() {
+        push_reply(c, framing, &reply)
+    } else {
+        c.flights.push_back(Flight::Done(reply.unbind()));
+        Ok(())
+    }
 }
 
 fn call_batch(

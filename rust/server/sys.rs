@@ -36,6 +36,11 @@ impl Epoll {
         Ok(Self { fd })
     }
 
+    /// The epoll descriptor itself, readable while any watched descriptor is ready.
+    pub fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
     fn ctl(&self, op: i32, fd: RawFd, events: u32, token: u64) -> Result<(), Errno> {
         let mut ev = libc::epoll_event { events, u64: token };
         // SAFETY: `ev` is a valid epoll_event for the duration of the call; the kernel only

@@ -30,6 +30,7 @@ SCENARIO_MODULES: list[str] = [
     "scenarios_socketserver",
     "scenarios_server",
     "scenarios_aiostreams",
+    "scenarios_aioserver",
 ]
 
 

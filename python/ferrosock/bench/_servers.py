@@ -427,13 +427,20 @@ KINDS = (
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("kind", choices=KINDS)
+    p.add_argument("kind", help=f"one of {', '.join(KINDS)}, or aio:SERVER:LOOP:HANDLER")
     p.add_argument("--framing", choices=("frame", "raw"), default="frame")
     p.add_argument("--bind", default="tcp4", help="tcp4, tcp6 or unix:PATH")
     p.add_argument("--workers", type=int, default=1, help="worker processes (ferrosock only)")
     p.add_argument("--balance", choices=("reuseport", "shared"), default=None)
     args = p.parse_args(argv)
     kind, spec = args.kind, args.bind
+    if kind.startswith("aio:"):
+        from ferrosock.bench._aioservers import serve
+
+        serve(kind, spec)
+        return
+    if kind not in KINDS:
+        p.error(f"unknown kind {kind!r}")
     framing: Literal["frame", "raw"] = "frame" if args.framing == "frame" else "raw"
     if kind == "native-echo":
         serve_native_echo(spec)

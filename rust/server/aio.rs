@@ -1,0 +1,346 @@
+//! Coroutine handlers for `ferrosock.asyncio.Server`: driving a handler's coroutine from
+//! Rust, and the awaitable that hands a suspended one over to an asyncio task.
+//!
+//! A coroutine that finishes without suspending is run to its end right here
+//! (`PyIter_Send`), in the loop's own callback: no task, no future. One that suspends has
+//! already yielded the future it waits for, and a task cannot adopt a half-run coroutine
+//! on 3.11; `HandlerCall` is the coroutine the task runs instead: its first step yields
+//! that future again, later steps forward `send`/`throw` to the handler's coroutine, so
+//! cancelling the task reaches the handler. When the handler ends, its outcome is queued
+//! for the loop (never acted on inside the task's step: other handlers must not run with
+//! this task as `asyncio.current_task()`), and one `loop.call_soon(resume)` per batch
+//! brings the loop back to it.
+
+use std::ptr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use pyo3::exceptions::{PyStopIteration, PyTypeError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+
+use super::shared::{lock, LoopShared};
+
+/// What a suspended call was for, so its outcome lands in the right place.
+#[derive(Clone, Copy, Debug)]
+pub enum Purpose {
+    /// The handler of the connection `token`'s message number `seq`.
+    Handler { token: u64, seq: u64 },
+    /// `on_connect` of connection `token`: its messages wait for it.
+    Connect { token: u64 },
+    /// `on_disconnect`: nothing waits for it but `wait_closed()`.
+    Disconnect,
+    /// A datagram server's handler: its reply goes to the sender of its datagram.
+    Datagram,
+}
+
+/// A finished suspended call, queued for the loop.
+pub struct Completion {
+    pub task_id: u64,
+    pub purpose: Purpose,
+    pub result: PyResult<Py<PyAny>>,
+}
+
+/// The running asyncio loop's entry points, set while `ferrosock.asyncio` serves.
+pub struct Hooks {
+    pub create_task: Py<PyAny>,
+    pub call_soon: Py<PyAny>,
+    /// Called (through `call_soon`) to process queued completions: the Python side's
+    /// step of the loop.
+    pub resume: Py<PyAny>,
+    /// The stream server, which a finishing handler's task hands its outcome to directly
+    /// (and takes more work from); `None` for the datagram server.
+    pub core: Option<Py<super::StreamServerCore>>,
+}
+
+/// A suspended coroutine the current task takes over (see `HandlerCall::finish`).
+pub struct Adopted {
+    pub iter: Py<PyAny>,
+    pub first: Py<PyAny>,
+    pub purpose: Purpose,
+}
+
+/// Where one step of a coroutine left it.
+pub enum Drive {
+    Return(Py<PyAny>),
+    Yield(Py<PyAny>),
+    Error(PyErr),
+}
+
+#[inline]
+fn is_coroutine(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: `obj` is a live object and the GIL is held.
+    unsafe { ffi::PyCoro_CheckExact(obj.as_ptr()) != 0 }
+}
+
+/// The iterator `await obj` would drive: a native coroutine itself, or `obj.__await__()`
+/// for any other awaitable. `None` when `obj` is not awaitable.
+pub fn awaitable_iter<'py>(obj: &Bound<'py, PyAny>) -> Option<PyResult<Bound<'py, PyAny>>> {
+    if is_coroutine(obj) {
+        return Some(Ok(obj.clone()));
+    }
+    // SAFETY: `obj` is live and the GIL is held; a type object outlives its instances,
+    // and `tp_as_async` is either NULL or points to the type's static slot table.
+    let awaitable = unsafe {
+        let ty = ffi::Py_TYPE(obj.as_ptr());
+        let slots = (*ty).tp_as_async;
+        !slots.is_null() && (*slots).am_await.is_some()
+    };
+    if !awaitable {
+        return None;
+    }
+    Some(obj.call_method0(pyo3::intern!(obj.py(), "__await__")))
+}
+
+/// One `iter.send(value)`: runs the coroutine to its next suspension or its end.
+pub fn send(iter: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> Drive {
+    let py = iter.py();
+    let mut out: *mut ffi::PyObject = ptr::null_mut();
+    // SAFETY: both objects are live and the GIL is held; PyIter_Send stores a new
+    // reference in `out` for PYGEN_RETURN and PYGEN_NEXT, and sets an exception (leaving
+    // `out` NULL) for PYGEN_ERROR.
+    let status = unsafe { ffi::PyIter_Send(iter.as_ptr(), value.as_ptr(), &mut out) };
+    match status {
+        ffi::PySendResult::PYGEN_RETURN | ffi::PySendResult::PYGEN_NEXT => {
+            // SAFETY: `out` is the new reference PyIter_Send returned with this status.
+            let obj = unsafe { Bound::from_owned_ptr(py, out).unbind() };
+            if status == ffi::PySendResult::PYGEN_RETURN {
+                Drive::Return(obj)
+            } else {
+                Drive::Yield(obj)
+            }
+        }
+        ffi::PySendResult::PYGEN_ERROR => Drive::Error(
+            PyErr::take(py).unwrap_or_else(|| PyTypeError::new_err("coroutine failed")),
+        ),
+    }
+}
+
+pub fn cancelled_error(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static CANCELLED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    CANCELLED
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(py.import("asyncio")?.getattr("CancelledError")?.unbind())
+        })
+        .map(|c| c.bind(py))
+}
+
+/// Whether `err` is an `asyncio.CancelledError`.
+pub fn is_cancelled(py: Python<'_>, err: &PyErr) -> bool {
+    cancelled_error(py).is_ok_and(|cls| err.value(py).is_instance(cls).unwrap_or(false))
+}
+
+/// Queues `completion` for the loop and makes sure a `resume` is scheduled.
+pub fn complete(py: Python<'_>, shared: &LoopShared, completion: Completion) {
+    lock(&shared.completions).push(completion);
+    schedule_resume(py, shared);
+}
+
+/// One `loop.call_soon(resume)` until the loop has run it.
+pub fn schedule_resume(py: Python<'_>, shared: &LoopShared) {
+    if shared.resume_scheduled.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let hooks = lock(&shared.hooks);
+    let Some(h) = hooks.as_ref() else {
+        shared.resume_scheduled.store(false, Ordering::Release);
+        return;
+    };
+    let (call_soon, resume) = (h.call_soon.clone_ref(py), h.resume.clone_ref(py));
+    drop(hooks);
+    if let Err(e) = call_soon.call1(py, (resume,)) {
+        // The loop is closed: nothing will process the queue any more.
+        shared.resume_scheduled.store(false, Ordering::Release);
+        e.write_unraisable(py, None);
+    }
+}
+
+/// The coroutine an asyncio task runs for a handler call that suspended: see the module
+/// documentation. Its own result is always `None`; the handler's reply (or exception)
+/// goes to the server.
+#[pyclass(module = "ferrosock._native")]
+pub struct HandlerCall {
+    /// The handler's coroutine (or its `__await__` iterator); `None` once it ended.
+    iter: Option<Py<PyAny>>,
+    /// What the coroutine yielded when it was first driven, yielded again by the first
+    /// step of the task.
+    first: Option<Py<PyAny>>,
+    task_id: u64,
+    purpose: Purpose,
+    shared: Arc<LoopShared>,
+}
+
+impl HandlerCall {
+    pub fn new(
+        iter: Py<PyAny>,
+        first: Py<PyAny>,
+        task_id: u64,
+        purpose: Purpose,
+        shared: Arc<LoopShared>,
+    ) -> Self {
+        Self {
+            iter: Some(iter),
+            first: Some(first),
+            task_id,
+            purpose,
+            shared,
+        }
+    }
+
+    /// The handler's coroutine ended with `result`. For a handler, the outcome goes to the
+    /// server at once, inside this task's step: its reply is written now, and the next
+    /// message waiting (this connection's, or another's) is dispatched right here. If that
+    /// handler suspends, this task carries on with it (returned: what to yield), as a
+    /// consumer task would, instead of ending and leaving it to a new task. The handlers run
+    /// so have this task as `asyncio.current_task()`, and are its own from then on.
+    /// Otherwise (or when `adopt` is false) the outcome is queued for the loop.
+    fn finish(
+        &mut self,
+        py: Python<'_>,
+        result: PyResult<Py<PyAny>>,
+        adopt: bool,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        self.iter = None;
+        let mut completion = Completion {
+            task_id: self.task_id,
+            purpose: self.purpose,
+            result,
+        };
+        if matches!(self.purpose, Purpose::Handler { .. }) {
+            let core = lock(&self.shared.hooks)
+                .as_ref()
+                .and_then(|h| h.core.as_ref().map(|c| c.clone_ref(py)));
+            if let Some(core) = core {
+                match core
+                    .get()
+                    .complete_inline(py, completion, self.task_id, adopt)
+                {
+                    Ok(outcome) => {
+                        return Ok(outcome?.map(|a| {
+                            self.iter = Some(a.iter);
+                            self.purpose = a.purpose;
+                            a.first
+                        }));
+                    }
+                    Err(back) => completion = back, // the loop is busy: queue it
+                }
+            }
+        }
+        complete(py, &self.shared, completion);
+        Ok(None)
+    }
+
+    /// What the task's step gets back once the handler's coroutine raised `err`: the
+    /// outcome goes to the server either way; cancellation and non-`Exception`s
+    /// (KeyboardInterrupt, SystemExit) also propagate through the task as asyncio's own
+    /// tasks propagate them, anything else ends the task quietly (it was reported).
+    fn failed(&mut self, py: Python<'_>, err: PyErr) -> PyResult<Option<Py<PyAny>>> {
+        let propagate =
+            is_cancelled(py, &err) || !err.is_instance_of::<pyo3::exceptions::PyException>(py);
+        let again = err.clone_ref(py);
+        // A task that ends in an exception must not take more work on.
+        let next = self.finish(py, Err(err), !propagate)?;
+        if propagate {
+            Err(again)
+        } else {
+            Ok(next)
+        }
+    }
+
+    fn step(&mut self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        if let Some(first) = self.first.take() {
+            return Ok(Some(first));
+        }
+        let Some(iter) = self.iter.as_ref().map(|i| i.clone_ref(py)) else {
+            return Err(PyStopIteration::new_err(()));
+        };
+        match send(iter.bind(py), value) {
+            Drive::Yield(y) => Ok(Some(y)),
+            Drive::Return(v) => self.finish(py, Ok(v), true),
+            Drive::Error(e) => self.failed(py, e),
+        }
+    }
+}
+
+#[pymethods]
+impl HandlerCall {
+    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.step(py, &py.None().into_bound(py))
+    }
+
+    fn send(&mut self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match self.step(py, value)? {
+            Some(y) => Ok(y),
+            None => Err(PyStopIteration::new_err(())),
+        }
+    }
+
+    #[pyo3(signature = (typ, val=None, tb=None))]
+    fn throw(
+        &mut self,
+        py: Python<'_>,
+        typ: &Bound<'_, PyAny>,
+        val: Option<&Bound<'_, PyAny>>,
+        tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        // Never started by the task: the handler is still parked on `first`; throwing into
+        // it there is what throwing into the task's coroutine means.
+        self.first = None;
+        let Some(iter) = self.iter.as_ref().map(|i| i.clone_ref(py)) else {
+            let err = match val {
+                Some(v) if !v.is_none() => PyErr::from_value(v.clone()),
+                _ => PyErr::from_value(typ.clone()),
+            };
+            return Err(err);
+        };
+        let iter = iter.bind(py);
+        let res = match (val, tb) {
+            (None, _) => iter.call_method1(pyo3::intern!(py, "throw"), (typ,)),
+            (Some(v), None) => iter.call_method1(pyo3::intern!(py, "throw"), (typ, v)),
+            (Some(v), Some(t)) => iter.call_method1(pyo3::intern!(py, "throw"), (typ, v, t)),
+        };
+        match res {
+            Ok(y) => Ok(y.unbind()),
+            Err(e) if e.is_instance_of::<PyStopIteration>(py) => {
+                let value = e
+                    .value(py)
+                    .getattr(pyo3::intern!(py, "value"))
+                    .map_or_else(|_| py.None(), Bound::unbind);
+                match self.finish(py, Ok(value), true)? {
+                    Some(y) => Ok(y),
+                    None => Err(PyStopIteration::new_err(())),
+                }
+            }
+            Err(e) => match self.failed(py, e)? {
+                Some(y) => Ok(y),
+                None => Err(PyStopIteration::new_err(())),
+            },
+        }
+    }
+
+    fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.first = None;
+        if let Some(iter) = self.iter.take() {
+            let iter = iter.bind(py);
+            if iter.hasattr(pyo3::intern!(py, "close"))? {
+                iter.call_method0(pyo3::intern!(py, "close"))?;
+            }
+            let completion = Completion {
+                task_id: self.task_id,
+                purpose: self.purpose,
+                result: Err(pyo3::exceptions::PyGeneratorExit::new_err(())),
+            };
+            complete(py, &self.shared, completion);
+        }
+        Ok(())
+    }
+}
