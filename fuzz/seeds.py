@@ -49,6 +49,7 @@ def seeds() -> dict[str, list[bytes]]:
     v4 = [s.encode() for s in V4]
     v6 = [s.encode() for s in V6]
     frames = b"".join(struct.pack("!I", len(p)) + p for p in (b"hello", b"", b"x" * 40))
+    frame4 = struct.pack("!I", 5) + b"hello"
     sin = struct.pack("=H", socket.AF_INET) + struct.pack("!H", 8080) + bytes([127, 0, 0, 1])
     sin6 = (
         struct.pack("=H", socket.AF_INET6)
@@ -93,6 +94,19 @@ def seeds() -> dict[str, list[bytes]]:
             server_input(5, 100, bytes([0, 0, 0]), b"a\r\nb\r\n\r\n", b"\r\n"),
             server_input(22, 0xFFFF, b"", b"\xff" * 9),  # frame "!Q"
         ],
+        "aio_recvbuf": [
+            # header "!I" (2), max_size 100: feed a frame in two pieces, take it, find b"\n".
+            aio_input(
+                2, 100, [(0, frame4[:3]), (0, frame4[3:]), (3,), (0, b"ab\ncd"), (2, b"\n", 0)]
+            ),
+            # header "B" (0), max_size 4: a frame declaring 9 bytes is too large.
+            aio_input(0, 4, [(0, b"\x09abc"), (3,), (1, 2), (4,)]),
+            # header ">Q" (4): the length straddles two feeds; consume past the end.
+            aio_input(4, 4000, [(0, b"\0" * 7), (3,), (0, b"\x02hi"), (3,), (1, 200)]),
+            aio_input(
+                1, 10, [(0, b"line one\r\nline two\r\n"), (2, b"\r\n", 3), (1, 10), (2, b"two", 0)]
+            ),
+        ],
         "sockaddr": [
             sockaddr_input(16, sin, b"127.0.0.1"),
             sockaddr_input(28, sin6, b"fe80::1"),
@@ -104,6 +118,23 @@ def seeds() -> dict[str, list[bytes]]:
             sockaddr_input(200, sin6, b"localhost"),
         ],
     }
+
+
+def aio_input(sel: int, max_size: int, ops: list[tuple]) -> bytes:
+    """aio_recvbuf's input: header selector, max_size, then (op, operands...) as it reads
+    them: 0 feed (length byte, bytes), 1 consume (n), 2 find (length-1 byte, separator,
+    offset), 3 front frame, 4 clear."""
+    out = bytearray([sel]) + struct.pack("<I", max_size)
+    for op in ops:
+        if op[0] == 0:
+            out += bytes([0, len(op[1])]) + op[1]
+        elif op[0] == 1:
+            out += bytes([1, op[1]])
+        elif op[0] == 2:
+            out += bytes([2, len(op[1]) - 1]) + op[1] + bytes([op[2]])
+        else:
+            out += bytes([op[0]])
+    return bytes(out)
 
 
 def main() -> None:

@@ -13,6 +13,11 @@ pub mod addr {
     };
 }
 
+/// The receive buffer of `ferrosock.asyncio`'s streams (`aiobuf.rs`).
+pub mod aiobuf {
+    pub use crate::aiobuf::RecvBuf;
+}
+
 /// Length-prefixed frames (`framing.rs`).
 pub mod framing {
     pub use crate::framing::{FrameDecoder, FrameTooLarge, Header};
