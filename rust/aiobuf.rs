@@ -36,6 +36,10 @@ impl RecvBuf {
         self.data.len() - self.start
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Appends received bytes; returns how many are held now.
     pub fn feed(&mut self, bytes: &[u8]) -> usize {
         if self.start > 0 && self.start >= self.data.len() / 2 {
