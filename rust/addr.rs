@@ -886,12 +886,6 @@ fn aton_list<'py>(list: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyBytes>> {
     let n = list.len();
     PyBytes::new_with(py, n.saturating_mul(4), |buf| {
         for (i, slot) in buf.chunks_exact_mut(4).enumerate() {
-            if i + PREFETCH_AHEAD < n {
-                // SAFETY: i + PREFETCH_AHEAD < n, the list's size, which cannot change here.
-                prefetch(unsafe {
-                    ffi::PyList_GET_ITEM(list.as_ptr(), (i + PREFETCH_AHEAD) as ffi::Py_ssize_t)
-                });
-            }
             // SAFETY: i < n, the list's size, which cannot change while this loop runs (see
             // above), so the slot holds a valid reference that the list keeps alive.
             let item = unsafe {
@@ -907,24 +901,6 @@ fn aton_list<'py>(list: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyBytes>> {
         }
         Ok(())
     })
-}
-
-/// How many items ahead a batch loop asks for the `str` object it will read. The strings
-/// of a large list lie anywhere in the heap, and the parse of one address is too short for
-/// the processor to reach the next string's cache line on its own; 8 items of ~30 ns hide
-/// a memory access.
-const PREFETCH_AHEAD: usize = 8;
-
-/// Asks the processor to start loading the cache line at `p` (a hint: never faults).
-#[inline(always)]
-fn prefetch(p: *const ffi::PyObject) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint; it never faults, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 /// `b"".join(inet_pton(af, s) for s in ip_strings)`, in one call.
