@@ -830,6 +830,211 @@ def test_handlers_after_a_suspension_run_in_their_own_task(loop_kind: str) -> No
     assert len(seen) == 18 and all(in_task for _, in_task in seen)
 
 
+def test_a_handler_starts_in_the_task_that_runs_it(loop_kind: str) -> None:
+    """A coroutine handler's first statement already runs in a task, the one that carries
+    it on if it suspends: `asyncio.wait_for` (a timeout inside, from 3.12 on) and
+    `asyncio.timeout` work there, and a timeout set there cancels that handler only."""
+    seen: list[tuple[bool, bool]] = []
+
+    async def lookup(msg: bytes, delay: float) -> bytes:
+        await asyncio.sleep(delay)
+        return msg.upper()
+
+    async def handler(conn: Any, msg: bytes) -> bytes:
+        first = asyncio.current_task()
+        if msg.startswith(b"wait"):
+            reply = await asyncio.wait_for(lookup(msg, 0), 10)
+        else:
+            try:
+                reply = await asyncio.wait_for(lookup(msg, 10), 0.01)
+            except TimeoutError:
+                reply = b"timeout:" + msg
+        seen.append((first is not None, first is asyncio.current_task()))
+        return reply
+
+    async def main() -> None:
+        async with fasyncio.Server(("127.0.0.1", 0), handler, framing="frame") as srv:
+            await srv.start_serving()
+            clients = [await open_client(srv) for _ in range(3)]
+            msgs = [b"wait%d" % i if i % 2 else b"slow%d" % i for i in range(6)]
+            for _, w in clients:
+                w.write(b"".join(framed(m) for m in msgs))
+            want = [m.upper() if i % 2 else b"timeout:" + m for i, m in enumerate(msgs)]
+            for r, w in clients:
+                assert [await read_frame(r) for _ in msgs] == want
+                await close_client(w)
+
+    run(loop_kind, main)
+    assert seen == [(True, True)] * 18
+
+
+def test_asyncio_timeout_as_a_handlers_first_statement(loop_kind: str) -> None:
+    async def handler(conn: Any, msg: bytes) -> bytes:
+        try:
+            async with asyncio.timeout(0.01 if msg == b"slow" else 10):
+                await asyncio.sleep(10 if msg == b"slow" else 0)
+        except TimeoutError:
+            return b"timeout"
+        return b"done"
+
+    async def main() -> None:
+        async with fasyncio.Server(("127.0.0.1", 0), handler, framing="frame") as srv:
+            await srv.start_serving()
+            r, w = await open_client(srv)
+            w.write(framed(b"slow") + framed(b"fast") + framed(b"slow"))
+            assert [await read_frame(r) for _ in range(3)] == [b"timeout", b"done", b"timeout"]
+            await close_client(w)
+
+    run(loop_kind, main)
+
+
+def test_handlers_that_end_at_once_share_one_standby_task(loop_kind: str) -> None:
+    """No task per call for a coroutine that does not suspend: one task stands by (it is
+    `asyncio.current_task()` in those calls), and only calls that suspend take one. If
+    something cancels the standby task, the next call gets another."""
+    created: list[Any] = []
+    current: list[Any] = []
+
+    async def handler(conn: Any, msg: bytes) -> bytes:
+        current.append(asyncio.current_task())
+        if msg == b"suspend":
+            await asyncio.sleep(0)
+        return msg
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        def factory(loop: Any, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+            task = asyncio.Task(coro, loop=loop, **kwargs)
+            created.append(task)
+            return task
+
+        loop.set_task_factory(factory)
+        async with fasyncio.Server(("127.0.0.1", 0), handler, framing="frame") as srv:
+            await srv.start_serving()
+            r, w = await open_client(srv)
+            for _ in range(20):
+                w.write(b"".join(framed(b"now%d" % i) for i in range(10)))
+                assert [await read_frame(r) for _ in range(10)] == [b"now%d" % i for i in range(10)]
+            assert len(created) == 1 and set(current) == {created[0]}
+            w.write(framed(b"suspend"))
+            assert await read_frame(r) == b"suspend"
+            w.write(framed(b"now"))
+            assert await read_frame(r) == b"now"
+            assert len(created) == 2 and current[-2] is created[0] and current[-1] is created[1]
+            created[1].cancel()
+            await asyncio.sleep(0)
+            w.write(framed(b"again"))
+            assert await read_frame(r) == b"again"
+            assert len(created) == 3 and current[-1] is created[2] and created[1].cancelled()
+            await close_client(w)
+        loop.set_task_factory(None)
+
+    run(loop_kind, main)
+
+
+PURE_PYTHON_TASKS_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    sys.modules["_asyncio"] = None  # asyncio falls back to its pure-Python tasks
+    import asyncio
+    import struct
+    import ferrosock.asyncio
+
+    async def lookup(msg):
+        await asyncio.sleep(0)
+        return msg.upper()
+
+    async def handler(conn, msg):
+        first = asyncio.current_task()
+        reply = await asyncio.wait_for(lookup(msg), 10)
+        assert first is not None and first is asyncio.current_task()
+        return reply
+
+    async def main():
+        async with ferrosock.asyncio.Server(("127.0.0.1", 0), handler, framing="frame") as srv:
+            await srv.start_serving()
+            r, w = await asyncio.open_connection(*srv.server_address)
+            w.write(b"".join(struct.pack("!I", 2) + b"m%d" % i for i in range(3)))
+            for i in range(3):
+                (n,) = struct.unpack("!I", await r.readexactly(4))
+                print((await r.readexactly(n)).decode(), flush=True)
+            w.close()
+            await w.wait_closed()
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+
+    asyncio.run(main())
+    print("ok", asyncio.Task.__module__)
+    """
+)
+
+
+def test_handlers_start_in_a_task_with_pure_python_asyncio_tasks() -> None:
+    """Where asyncio's C tasks are absent, the standby task is entered with asyncio's own
+    `_enter_task` (the C tasks' current-task dict is the fast path elsewhere)."""
+    out = subprocess.run(
+        [sys.executable, "-c", PURE_PYTHON_TASKS_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["M0", "M1", "M2", "ok", "asyncio.tasks"]
+
+
+def test_coroutine_callbacks_start_in_a_task(loop_kind: str) -> None:
+    """on_connect, on_disconnect and datagram handlers too."""
+    seen: list[str] = []
+
+    def note(what: str) -> None:
+        if asyncio.current_task() is not None:
+            seen.append(what)
+
+    async def on_connect(conn: Any) -> None:
+        note("connect")
+
+    async def on_disconnect(conn: Any, exc: BaseException | None) -> None:
+        note("disconnect")
+
+    async def handler(conn: Any, msg: bytes) -> bytes:
+        note("message")
+        return msg
+
+    async def datagram(msg: bytes, addr: Any) -> bytes:
+        note("datagram")
+        return msg
+
+    async def main() -> None:
+        async with fasyncio.Server(
+            ("127.0.0.1", 0),
+            handler,
+            framing="frame",
+            on_connect=on_connect,
+            on_disconnect=on_disconnect,
+        ) as srv:
+            await srv.start_serving()
+            r, w = await open_client(srv)
+            w.write(framed(b"m"))
+            assert await read_frame(r) == b"m"
+            await close_client(w)
+            while "disconnect" not in seen:
+                await asyncio.sleep(0.001)
+        async with fasyncio.DatagramServer(("127.0.0.1", 0), datagram) as dsrv:
+            await dsrv.start_serving()
+            loop = asyncio.get_running_loop()
+            transport, proto = await loop.create_datagram_endpoint(
+                _DatagramClient, remote_addr=dsrv.server_address
+            )
+            try:
+                transport.sendto(b"d")
+                assert await asyncio.wait_for(proto.got.get(), 10) == b"d"
+            finally:
+                transport.close()
+
+    run(loop_kind, main)
+    assert seen == ["connect", "message", "disconnect", "datagram"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "kind",

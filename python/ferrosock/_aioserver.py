@@ -48,7 +48,16 @@ _HAS_CLOSE_CLIENTS = hasattr(asyncio.Server, "close_clients")
 class _LoopDriver:
     """Runs a native server core from an asyncio loop: its reader, its timer, its end."""
 
-    __slots__ = ("_core", "_fd", "_loop", "_on_finish", "_timer", "_timer_when", "finished")
+    __slots__ = (
+        "_core",
+        "_fd",
+        "_loop",
+        "_on_finish",
+        "_timer",
+        "_timer_when",
+        "finished",
+        "standby",
+    )
 
     def __init__(self, core: Any, loop: asyncio.AbstractEventLoop, on_finish: Callable[[], None]):
         self._core = core
@@ -57,7 +66,9 @@ class _LoopDriver:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when = 0.0
         self.finished = False
-        core.attach(loop.create_task, loop.call_soon, self.step)
+        #: The task that stood by for coroutine callbacks, ending once the core detached.
+        self.standby: asyncio.Task[None] | None = None
+        core.attach(loop, self.step)
         try:
             core.start()
             self._fd = core.epoll_fd
@@ -98,7 +109,7 @@ class _LoopDriver:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._core.detach()
+        self.standby = self._core.detach()
         self._core = None
         self._on_finish()
 
@@ -235,6 +246,9 @@ class _AioServerBase:
         if core is not None:
             self._leftover = list(core.tasks())
             core.close()
+        if self._driver is not None and self._driver.standby is not None:
+            self._leftover.append(self._driver.standby)
+            self._driver.standby = None
         if self._sock is not None:
             self._sock.close()
         if self._unix is not None:
@@ -271,12 +285,12 @@ class Server(_AioServerBase):
     read meanwhile). ``on_connect`` and ``on_disconnect`` may be ``async def`` too; a
     connection's messages wait for its ``on_connect``.
 
-    A coroutine handler started by the loop's reader callback runs outside any task until
-    it first suspends (``asyncio.current_task()`` is ``None`` there, and
-    ``asyncio.timeout()`` needs a task: enter it after an ``await`` that suspends, or use
-    ``asyncio.wait_for``); from then on it runs in a task of its own. When a task's handler
-    finishes, that task goes on with the connection's next message, so handlers of a busy
-    connection mostly start inside a task.
+    A coroutine callback runs in an asyncio task from its first statement, so
+    ``asyncio.current_task()``, ``asyncio.timeout()`` and ``asyncio.wait_for()`` work
+    anywhere in it, and a timeout cancels that handler only. No task is made per call: one
+    stands by, is the current task of the calls that end without suspending, and carries
+    on the first one that suspends (the next call gets a new one). When a task's handler
+    finishes, that task goes on with the connection's next message.
 
     ``close()`` stops accepting, cancels running handlers, flushes the replies already
     made (for at most ``SHUTDOWN_TIMEOUT`` seconds) and closes every connection;

@@ -10,7 +10,17 @@
 //! for the loop (never acted on inside the task's step: other handlers must not run with
 //! this task as `asyncio.current_task()`), and one `loop.call_soon(resume)` per batch
 //! brings the loop back to it.
+//!
+//! The task exists before the coroutine's first statement runs: code there may need
+//! `asyncio.current_task()` (`asyncio.timeout()`, and so `asyncio.wait_for()` from 3.12 on),
+//! and a timeout set there must cancel the task that goes on running the handler. So the
+//! first step runs with a standby task entered as the current task (`_enter_task`, as an
+//! eager task's first step runs): a `HandlerCall` with nothing to run yet, waiting on a
+//! future of its own. A coroutine that ends at once leaves it standing by for the next one
+//! (no task per call); one that suspends is handed to it, which wakes it, and the next
+//! call gets a new standby.
 
+use std::cell::Cell;
 use std::ptr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -19,6 +29,7 @@ use pyo3::exceptions::{PyStopIteration, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use pyo3::types::PyDict;
 
 use super::shared::{lock, LoopShared};
 
@@ -44,14 +55,253 @@ pub struct Completion {
 
 /// The running asyncio loop's entry points, set while `ferrosock.asyncio` serves.
 pub struct Hooks {
+    pub event_loop: Py<PyAny>,
     pub create_task: Py<PyAny>,
     pub call_soon: Py<PyAny>,
+    pub create_future: Py<PyAny>,
     /// Called (through `call_soon`) to process queued completions: the Python side's
     /// step of the loop.
     pub resume: Py<PyAny>,
     /// The stream server, which a finishing handler's task hands its outcome to directly
     /// (and takes more work from); `None` for the datagram server.
     pub core: Option<Py<super::StreamServerCore>>,
+}
+
+impl Hooks {
+    pub fn new(
+        event_loop: &Bound<'_, PyAny>,
+        resume: Py<PyAny>,
+        core: Option<Py<super::StreamServerCore>>,
+    ) -> PyResult<Self> {
+        let py = event_loop.py();
+        Ok(Self {
+            event_loop: event_loop.clone().unbind(),
+            create_task: event_loop
+                .getattr(pyo3::intern!(py, "create_task"))?
+                .unbind(),
+            call_soon: event_loop.getattr(pyo3::intern!(py, "call_soon"))?.unbind(),
+            create_future: event_loop
+                .getattr(pyo3::intern!(py, "create_future"))?
+                .unbind(),
+            resume,
+            core,
+        })
+    }
+}
+
+/// How a task is made asyncio's current task for a step the loop runs itself.
+enum TaskSwitch {
+    /// `_asyncio._current_tasks`, the dict (loop to task) that the C tasks' own
+    /// `_enter_task`/`_leave_task` and `current_task()` use (CPython 3.11-3.13): two
+    /// dict operations instead of two calls.
+    Dict(Py<PyDict>),
+    /// asyncio's `_enter_task` and `_leave_task`, wherever that dict is not what they use.
+    Calls(Py<PyAny>, Py<PyAny>),
+}
+
+fn task_switch(py: Python<'_>) -> PyResult<&TaskSwitch> {
+    static SWITCH: PyOnceLock<TaskSwitch> = PyOnceLock::new();
+    SWITCH.get_or_try_init(py, || {
+        let tasks = py.import("asyncio.tasks")?;
+        let (enter, leave) = (tasks.getattr("_enter_task")?, tasks.getattr("_leave_task")?);
+        if let Ok(c) = py.import("_asyncio") {
+            let uses_c =
+                enter.is(&c.getattr("_enter_task")?) && leave.is(&c.getattr("_leave_task")?);
+            if let (true, Ok(dict)) = (uses_c, c.getattr("_current_tasks")) {
+                // Only if `current_task()` reads that dict (a probe with a key no loop is).
+                let dict = dict.cast_into::<PyDict>()?;
+                let object = py.import("builtins")?.getattr("object")?;
+                let (key, mark) = (object.call0()?, object.call0()?);
+                dict.set_item(&key, &mark)?;
+                let seen = tasks.getattr("current_task")?.call1((&key,));
+                dict.del_item(&key)?;
+                if seen?.is(&mark) {
+                    return Ok(TaskSwitch::Dict(dict.unbind()));
+                }
+            }
+        }
+        Ok(TaskSwitch::Calls(enter.unbind(), leave.unbind()))
+    })
+}
+
+impl TaskSwitch {
+    /// Makes `task` the current task of `event_loop`; false if another task is.
+    fn enter(&self, py: Python<'_>, event_loop: &Py<PyAny>, task: &Py<PyAny>) -> PyResult<bool> {
+        match self {
+            Self::Dict(d) => {
+                // SAFETY: the GIL is held and all three objects are live;
+                // PyDict_SetDefault returns a borrowed reference (the value now under the
+                // key) or NULL with an exception set.
+                let now = unsafe {
+                    ffi::PyDict_SetDefault(d.as_ptr(), event_loop.as_ptr(), task.as_ptr())
+                };
+                if now.is_null() {
+                    return Err(PyErr::fetch(py));
+                }
+                Ok(now == task.as_ptr())
+            }
+            Self::Calls(enter, _) => Ok(enter.call1(py, (event_loop, task)).is_ok()),
+        }
+    }
+
+    fn leave(&self, py: Python<'_>, event_loop: &Py<PyAny>, task: &Py<PyAny>) -> PyResult<()> {
+        match self {
+            Self::Dict(d) => {
+                // SAFETY: the GIL is held and both objects are live.
+                if unsafe { ffi::PyDict_DelItem(d.as_ptr(), event_loop.as_ptr()) } < 0 {
+                    return Err(PyErr::fetch(py));
+                }
+                Ok(())
+            }
+            Self::Calls(_, leave) => leave.call1(py, (event_loop, task)).map(drop),
+        }
+    }
+}
+
+thread_local! {
+    /// How many `HandlerCall` steps are running on this thread: inside one, its task is
+    /// the current task, and a coroutine started there is that task's.
+    static IN_TASK_STEP: Cell<u32> = const { Cell::new(0) };
+}
+
+struct TaskStep;
+
+impl TaskStep {
+    fn enter() -> Self {
+        IN_TASK_STEP.with(|d| d.set(d.get() + 1));
+        Self
+    }
+}
+
+impl Drop for TaskStep {
+    fn drop(&mut self) {
+        IN_TASK_STEP.with(|d| d.set(d.get() - 1));
+    }
+}
+
+/// A task waiting for the next coroutine that suspends (see the module documentation).
+pub struct Standby {
+    task: Py<PyAny>,
+    call: Py<HandlerCall>,
+    event_loop: Py<PyAny>,
+}
+
+impl Standby {
+    /// `None` outside asyncio.
+    fn new(py: Python<'_>, shared: &Arc<LoopShared>) -> Option<PyResult<Self>> {
+        // Not under the lock: a task factory (an eager one runs the first step, which
+        // parks) may come back to the hooks.
+        let (create_task, event_loop) = lock(&shared.hooks)
+            .as_ref()
+            .map(|h| (h.create_task.clone_ref(py), h.event_loop.clone_ref(py)))?;
+        let make = || {
+            let call = Py::new(py, HandlerCall::standing_by(shared.clone()))?;
+            let task = create_task.call1(py, (call.clone_ref(py),))?;
+            Ok(Self {
+                task,
+                call,
+                event_loop,
+            })
+        };
+        Some(make())
+    }
+
+    fn usable(&self, py: Python<'_>) -> bool {
+        self.call
+            .try_borrow(py)
+            .is_ok_and(|c| c.standby && !c.retired)
+    }
+
+    /// Gives the standby task the suspended coroutine `iter` (which yielded `first`), and
+    /// wakes it; returns the task.
+    pub fn hand_over(
+        self,
+        py: Python<'_>,
+        iter: Py<PyAny>,
+        first: Py<PyAny>,
+        task_id: u64,
+        purpose: Purpose,
+    ) -> PyResult<Py<PyAny>> {
+        let parked = {
+            let mut call = self.call.try_borrow_mut(py)?;
+            call.iter = Some(iter);
+            call.first = Some(first);
+            call.task_id = task_id;
+            call.purpose = purpose;
+            call.standby = false;
+            call.parked.take()
+        };
+        if let Some(fut) = parked {
+            // A future already done means the task was cancelled while it waited: the
+            // cancellation now reaches the handler, as it would have reached its task.
+            let _ = fut.call_method1(py, pyo3::intern!(py, "set_result"), (py.None(),));
+        }
+        Ok(self.task)
+    }
+}
+
+/// The first step of a callback's coroutine `iter`. From the loop's own callbacks (no
+/// task running) the step runs with the server's standby task as `asyncio.current_task()`,
+/// and a coroutine that suspends comes back with that standby, which must carry it on
+/// (`Standby::hand_over`); inside a task (a handler's task dispatching the next message,
+/// or any other task calling into the server) the step is that task's.
+pub fn first_step(
+    py: Python<'_>,
+    shared: &Arc<LoopShared>,
+    iter: &Bound<'_, PyAny>,
+) -> (Drive, Option<Standby>) {
+    let none = py.None().into_bound(py);
+    if IN_TASK_STEP.with(Cell::get) > 0 {
+        return (send(iter, &none), None);
+    }
+    let switch = match task_switch(py) {
+        Ok(s) => s,
+        Err(e) => return (Drive::Error(e), None),
+    };
+    let existing = lock(&shared.standby).take();
+    let standby = match existing {
+        Some(s) if s.usable(py) => s,
+        _ => match Standby::new(py, shared) {
+            Some(Ok(s)) => s,
+            Some(Err(e)) => return (Drive::Error(e), None),
+            None => return (send(iter, &none), None),
+        },
+    };
+    match switch.enter(py, &standby.event_loop, &standby.task) {
+        Ok(true) => {}
+        Ok(false) => {
+            // Another task is running (a callback reached from a coroutine's own code,
+            // such as `close()`): the step is that task's.
+            *lock(&shared.standby) = Some(standby);
+            return (send(iter, &none), None);
+        }
+        Err(e) => return (Drive::Error(e), None),
+    }
+    let drive = send(iter, &none);
+    if let Err(e) = switch.leave(py, &standby.event_loop, &standby.task) {
+        e.write_unraisable(py, None);
+    }
+    match drive {
+        Drive::Yield(_) => (drive, Some(standby)),
+        _ => {
+            *lock(&shared.standby) = Some(standby);
+            (drive, None)
+        }
+    }
+}
+
+/// The server stops using the asyncio loop: its standby task ends (at its next step), and
+/// is returned for `wait_closed()` to wait for.
+pub fn retire_standby(py: Python<'_>, shared: &LoopShared) -> Option<Py<PyAny>> {
+    let standby = lock(&shared.standby).take()?;
+    let parked = standby.call.try_borrow_mut(py).ok().and_then(|mut call| {
+        call.retired = true;
+        call.parked.take()
+    });
+    if let Some(fut) = parked {
+        let _ = fut.call_method1(py, pyo3::intern!(py, "set_result"), (py.None(),));
+    }
+    Some(standby.task)
 }
 
 /// A suspended coroutine the current task takes over (see `HandlerCall::finish`).
@@ -169,6 +419,12 @@ pub struct HandlerCall {
     task_id: u64,
     purpose: Purpose,
     shared: Arc<LoopShared>,
+    /// A standby task's call, given nothing to run yet (see `Standby`).
+    standby: bool,
+    /// The server no longer needs this standby: it ends at its next step.
+    retired: bool,
+    /// The future a standby waits on until it is handed a coroutine.
+    parked: Option<Py<PyAny>>,
 }
 
 impl HandlerCall {
@@ -185,7 +441,44 @@ impl HandlerCall {
             task_id,
             purpose,
             shared,
+            standby: false,
+            retired: false,
+            parked: None,
         }
+    }
+
+    fn standing_by(shared: Arc<LoopShared>) -> Self {
+        Self {
+            iter: None,
+            first: None,
+            task_id: 0,
+            purpose: Purpose::Disconnect,
+            shared,
+            standby: true,
+            retired: false,
+            parked: None,
+        }
+    }
+
+    /// A standby's step with nothing to run: wait on a new future until `hand_over` or
+    /// `retire_standby` completes it (a bare `yield` would be woken at every iteration).
+    fn park(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        if self.retired {
+            return Ok(None);
+        }
+        let create_future = match lock(&self.shared.hooks).as_ref() {
+            Some(h) => h.create_future.clone_ref(py),
+            None => {
+                self.retired = true;
+                return Ok(None);
+            }
+        };
+        let fut = create_future.call0(py)?;
+        // What `await fut` sets: the task waits for the future instead of rejecting a bare
+        // yield of it.
+        fut.setattr(py, pyo3::intern!(py, "_asyncio_future_blocking"), true)?;
+        self.parked = Some(fut.clone_ref(py));
+        Ok(Some(fut))
     }
 
     /// The handler's coroutine ended with `result`. For a handler, the outcome goes to the
@@ -252,6 +545,10 @@ impl HandlerCall {
         if let Some(first) = self.first.take() {
             return Ok(Some(first));
         }
+        if self.standby {
+            return self.park(py);
+        }
+        let _in_step = TaskStep::enter();
         let Some(iter) = self.iter.as_ref().map(|i| i.clone_ref(py)) else {
             return Err(PyStopIteration::new_err(()));
         };
@@ -295,6 +592,13 @@ impl HandlerCall {
         // Never started by the task: the handler is still parked on `first`; throwing into
         // it there is what throwing into the task's coroutine means.
         self.first = None;
+        if self.standby {
+            // Cancelled while standing by: the task ends with it, and the server makes a
+            // new standby.
+            self.retired = true;
+            self.parked = None;
+        }
+        let _in_step = TaskStep::enter();
         let Some(iter) = self.iter.as_ref().map(|i| i.clone_ref(py)) else {
             let err = match val {
                 Some(v) if !v.is_none() => PyErr::from_value(v.clone()),

@@ -495,15 +495,25 @@ impl DgramLoop {
             Some(h) => h.create_task.clone_ref(py),
             None => return Err(super::stream::no_asyncio(&iter)),
         };
-        match aio::send(&iter, &py.None().into_bound(py)) {
-            Drive::Return(v) => Ok(Some(v.into_bound(py))),
-            Drive::Error(e) => Err(e),
-            Drive::Yield(y) => {
+        match aio::first_step(py, &self.shared, &iter) {
+            (Drive::Return(v), _) => Ok(Some(v.into_bound(py))),
+            (Drive::Error(e), _) => Err(e),
+            (Drive::Yield(y), standby) => {
                 self.next_task += 1;
                 let id = self.next_task;
-                let call =
-                    HandlerCall::new(iter.unbind(), y, id, Purpose::Datagram, self.shared.clone());
-                let task = create_task.call1(py, (Py::new(py, call)?,))?;
+                let task = match standby {
+                    Some(s) => s.hand_over(py, iter.unbind(), y, id, Purpose::Datagram)?,
+                    None => {
+                        let call = HandlerCall::new(
+                            iter.unbind(),
+                            y,
+                            id,
+                            Purpose::Datagram,
+                            self.shared.clone(),
+                        );
+                        create_task.call1(py, (Py::new(py, call)?,))?
+                    }
+                };
                 self.tasks.insert(id, (task, self.raddrs[i].clone()));
                 Ok(None)
             }
@@ -663,33 +673,26 @@ impl DatagramServerCore {
     }
 
     /// As `StreamServerCore.attach` (no `StreamServerCore` to hand outcomes to inline).
-    fn attach(
-        &self,
-        create_task: Py<PyAny>,
-        call_soon: Py<PyAny>,
-        resume: Py<PyAny>,
-    ) -> PyResult<()> {
+    fn attach(&self, event_loop: &Bound<'_, PyAny>, resume: Py<PyAny>) -> PyResult<()> {
+        let new = aio::Hooks::new(event_loop, resume, None)?;
         let mut hooks = lock(&self.core.shared.hooks);
         if hooks.is_some() {
             return Err(pyo3::exceptions::PyRuntimeError::new_err(
                 "already attached to an event loop",
             ));
         }
-        *hooks = Some(aio::Hooks {
-            create_task,
-            call_soon,
-            resume,
-            core: None,
-        });
+        *hooks = Some(new);
         Ok(())
     }
 
-    fn detach(&self) {
+    /// As `StreamServerCore.detach`.
+    fn detach(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         drop(lock(&self.core.shared.hooks).take());
         self.core
             .shared
             .resume_scheduled
             .store(false, Ordering::Release);
+        aio::retire_standby(py, &self.core.shared)
     }
 
     fn start(&self) -> PyResult<()> {

@@ -499,35 +499,33 @@ impl StreamServerCore {
         self.core.request_shutdown(timeout);
     }
 
-    /// Makes the loop part of a running asyncio loop: `create_task` and `call_soon` are
-    /// that loop's, `resume` is called (soon) when suspended handlers have ended.
+    /// Makes the loop part of the running asyncio loop `event_loop` (its `create_task`,
+    /// `call_soon`, `create_future`); `resume` is called (soon) when suspended handlers
+    /// have ended.
     fn attach(
         slf: &Bound<'_, Self>,
-        create_task: Py<PyAny>,
-        call_soon: Py<PyAny>,
+        event_loop: &Bound<'_, PyAny>,
         resume: Py<PyAny>,
     ) -> PyResult<()> {
+        let new = aio::Hooks::new(event_loop, resume, Some(slf.clone().unbind()))?;
         let mut hooks = shared::lock(&slf.get().core.shared.hooks);
         if hooks.is_some() {
             return Err(PyRuntimeError::new_err("already attached to an event loop"));
         }
-        *hooks = Some(aio::Hooks {
-            create_task,
-            call_soon,
-            resume,
-            core: Some(slf.clone().unbind()),
-        });
+        *hooks = Some(new);
         Ok(())
     }
 
-    /// Forgets the asyncio loop (and the references to it).
-    fn detach(&self) {
+    /// Forgets the asyncio loop (and the references to it). Returns the task that stood by
+    /// for coroutine callbacks, if any: it ends at its next step.
+    fn detach(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         let hooks = shared::lock(&self.core.shared.hooks).take();
         drop(hooks);
         self.core
             .shared
             .resume_scheduled
             .store(false, Ordering::Release);
+        aio::retire_standby(py, &self.core.shared)
     }
 
     /// Starts accepting, for stepping (`serve()` does this itself).

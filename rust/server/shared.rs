@@ -10,7 +10,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::aio::{Completion, Hooks};
+use super::aio::{Completion, Hooks, Standby};
 use super::conn::Framing;
 use super::sys;
 
@@ -61,6 +61,8 @@ pub struct LoopShared {
     pub dropped: AtomicU64,
     /// The asyncio loop's entry points while `ferrosock.asyncio` serves (`None` otherwise).
     pub hooks: Mutex<Option<Hooks>>,
+    /// The task the next coroutine callback starts in (`aio::first_step`).
+    pub standby: Mutex<Option<Standby>>,
     /// Suspended handler calls that ended, for the loop's next step.
     pub completions: Mutex<Vec<Completion>>,
     /// A `resume` is scheduled on the asyncio loop and has not run yet.
@@ -81,6 +83,7 @@ impl LoopShared {
             live: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
             hooks: Mutex::new(None),
+            standby: Mutex::new(None),
             completions: Mutex::new(Vec::new()),
             resume_scheduled: AtomicBool::new(false),
             close_clients: AtomicU8::new(0),

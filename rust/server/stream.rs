@@ -16,7 +16,7 @@ use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-use super::aio::{self, Adopted, Completion, Drive, HandlerCall, Purpose};
+use super::aio::{self, Adopted, Completion, Drive, HandlerCall, Purpose, Standby};
 use super::call::{Caller, MessageBytes};
 use super::conn::{decode, CloseReason, Conn, Flight, Framing, Phase};
 use super::shared::{lock, ConnShared, DispatchGuard, LoopShared};
@@ -78,7 +78,8 @@ pub struct Tasks {
 }
 
 impl Tasks {
-    /// Hands the suspended coroutine `iter` (which yielded `first`) to a new asyncio task.
+    /// Hands the suspended coroutine `iter` (which yielded `first`) to the task it started
+    /// in (`standby`), or to a new asyncio task.
     fn spawn(
         &mut self,
         py: Python<'_>,
@@ -86,18 +87,24 @@ impl Tasks {
         iter: Bound<'_, PyAny>,
         first: Py<PyAny>,
         purpose: Purpose,
+        standby: Option<Standby>,
     ) -> PyResult<u64> {
-        let create_task = match lock(&shared.hooks).as_ref() {
-            Some(h) => h.create_task.clone_ref(py),
-            None => return Err(no_asyncio(&iter)),
-        };
         self.next_id += 1;
         let id = self.next_id;
-        let call = Py::new(
-            py,
-            HandlerCall::new(iter.unbind(), first, id, purpose, shared.clone()),
-        )?;
-        let task = create_task.call1(py, (call,))?;
+        let task = match standby {
+            Some(s) => s.hand_over(py, iter.unbind(), first, id, purpose)?,
+            None => {
+                let create_task = match lock(&shared.hooks).as_ref() {
+                    Some(h) => h.create_task.clone_ref(py),
+                    None => return Err(no_asyncio(&iter)),
+                };
+                let call = Py::new(
+                    py,
+                    HandlerCall::new(iter.unbind(), first, id, purpose, shared.clone()),
+                )?;
+                create_task.call1(py, (call,))?
+            }
+        };
         self.map.insert(id, (task, purpose));
         Ok(id)
     }
@@ -1208,12 +1215,13 @@ impl StreamLoop {
                     if lock(&self.shared.hooks).is_none() {
                         return Err(no_asyncio(&iter));
                     }
-                    match aio::send(&iter, &py.None().into_bound(py)) {
-                        Drive::Return(_) => Ok(()),
-                        Drive::Error(e) => Err(e),
-                        Drive::Yield(y) => {
+                    match aio::first_step(py, &self.shared, &iter) {
+                        (Drive::Return(_), _) => Ok(()),
+                        (Drive::Error(e), _) => Err(e),
+                        (Drive::Yield(y), standby) => {
                             let purpose = Purpose::Connect { token };
-                            self.tasks.spawn(py, &self.shared, iter, y, purpose)?;
+                            self.tasks
+                                .spawn(py, &self.shared, iter, y, purpose, standby)?;
                             if let Some(c) = slot_conn(&mut self.slots, token) {
                                 c.gated = true;
                             }
@@ -1381,12 +1389,12 @@ impl StreamLoop {
             return Ok(());
         };
         let iter = iter?;
-        match aio::send(&iter, &py.None().into_bound(py)) {
-            Drive::Return(_) => Ok(()),
-            Drive::Error(e) => Err(e),
-            Drive::Yield(y) => self
+        match aio::first_step(py, &self.shared, &iter) {
+            (Drive::Return(_), _) => Ok(()),
+            (Drive::Error(e), _) => Err(e),
+            (Drive::Yield(y), standby) => self
                 .tasks
-                .spawn(py, &self.shared, iter, y, Purpose::Disconnect)
+                .spawn(py, &self.shared, iter, y, Purpose::Disconnect, standby)
                 .map(drop),
         }
     }
@@ -1553,16 +1561,18 @@ fn other_reply(
     if lock(&ctx.shared.hooks).is_none() {
         return Err(no_asyncio(&iter));
     }
-    match aio::send(&iter, &py.None().into_bound(py)) {
-        Drive::Return(v) => queue_or_push(c, framing, v.into_bound(py)),
-        Drive::Error(e) => Err(e),
-        Drive::Yield(y) => {
+    match aio::first_step(py, ctx.shared, &iter) {
+        (Drive::Return(v), _) => queue_or_push(c, framing, v.into_bound(py)),
+        (Drive::Error(e), _) => Err(e),
+        (Drive::Yield(y), standby) => {
             let purpose = Purpose::Handler {
                 token: c.token,
                 seq: c.seq_base + c.flights.len() as u64,
             };
             let id = match ctx.adopt {
                 Some((id, slot @ None)) => {
+                    // Dispatched inside that task's step: the step was the task's own.
+                    debug_assert!(standby.is_none());
                     *slot = Some(Adopted {
                         iter: iter.unbind(),
                         first: y,
@@ -1570,7 +1580,7 @@ fn other_reply(
                     });
                     *id
                 }
-                _ => ctx.tasks.spawn(py, ctx.shared, iter, y, purpose)?,
+                _ => ctx.tasks.spawn(py, ctx.shared, iter, y, purpose, standby)?,
             };
             c.flights.push_back(Flight::Running(id));
             Ok(())
