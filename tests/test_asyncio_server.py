@@ -4,6 +4,7 @@ loop and uvloop), with plain and coroutine handlers."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import logging
 import os
@@ -929,6 +930,50 @@ def test_handlers_that_end_at_once_share_one_standby_task(loop_kind: str) -> Non
             assert len(created) == 3 and current[-1] is created[2] and created[1].cancelled()
             await close_client(w)
         loop.set_task_factory(None)
+
+    run(loop_kind, main)
+
+
+REQUEST = contextvars.ContextVar("REQUEST", default=b"-")
+
+
+@pytest.mark.parametrize("factory", [None, "two-argument"])
+def test_context_variables_set_by_a_handler_survive_its_suspension(
+    loop_kind: str, factory: str | None
+) -> None:
+    """A handler's first step runs in its task's context: what it sets there it still
+    sees after an `await`, and a handler that suspended leaves nothing behind for the next.
+    With a task factory that takes no `context` (as written before 3.11) the task still
+    starts before the first statement."""
+
+    if factory is not None and loop_kind == "uvloop":
+        pytest.skip("uvloop passes context= to any task factory")
+
+    async def handler(conn: Any, msg: bytes) -> bytes:
+        before = REQUEST.get()
+        REQUEST.set(msg)
+        await asyncio.sleep(0)
+        return (
+            before + b"/" + REQUEST.get() + b"/" + repr(asyncio.current_task() is not None).encode()
+        )
+
+    async def main() -> None:
+        if factory is not None:
+            asyncio.get_running_loop().set_task_factory(
+                lambda loop, coro: asyncio.Task(coro, loop=loop)
+            )
+        async with fasyncio.Server(("127.0.0.1", 0), handler, framing="frame") as srv:
+            await srv.start_serving()
+            r, w = await open_client(srv)
+            for m in (b"a", b"b", b"c"):
+                w.write(framed(m))
+                got = await read_frame(r)
+                if factory is None:
+                    assert got == b"-/" + m + b"/True"
+                else:  # the first step runs in the reader callback's context then
+                    assert got.endswith(b"/True")
+            await close_client(w)
+        asyncio.get_running_loop().set_task_factory(None)
 
     run(loop_kind, main)
 

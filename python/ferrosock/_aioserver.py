@@ -289,8 +289,11 @@ class Server(_AioServerBase):
     ``asyncio.current_task()``, ``asyncio.timeout()`` and ``asyncio.wait_for()`` work
     anywhere in it, and a timeout cancels that handler only. No task is made per call: one
     stands by, is the current task of the calls that end without suspending, and carries
-    on the first one that suspends (the next call gets a new one). When a task's handler
-    finishes, that task goes on with the connection's next message.
+    on the first one that suspends (the next call gets a new one). The first statement
+    runs in that task's ``contextvars`` context too, so a variable a handler sets keeps its
+    value across the handler's ``await``s; like a consumer task's, that context is shared
+    with the calls the same task ran before. When a task's handler finishes, that task
+    goes on with the connection's next message.
 
     ``close()`` stops accepting, cancels running handlers, flushes the replies already
     made (for at most ``SHUTDOWN_TIMEOUT`` seconds) and closes every connection;

@@ -184,6 +184,10 @@ pub struct Standby {
     task: Py<PyAny>,
     call: Py<HandlerCall>,
     event_loop: Py<PyAny>,
+    /// The task's context (`contextvars`), which first steps run in too, so that what a
+    /// handler sets there it still sees after it suspends. `None` where a task factory
+    /// takes no `context`.
+    context: Option<Py<PyAny>>,
 }
 
 impl Standby {
@@ -196,11 +200,25 @@ impl Standby {
             .map(|h| (h.create_task.clone_ref(py), h.event_loop.clone_ref(py)))?;
         let make = || {
             let call = Py::new(py, HandlerCall::standing_by(shared.clone()))?;
-            let task = create_task.call1(py, (call.clone_ref(py),))?;
+            // SAFETY: the GIL is held; PyContext_CopyCurrent returns a new reference, or
+            // NULL with an exception set.
+            let context =
+                unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent())? };
+            let kwargs = PyDict::new(py);
+            kwargs.set_item(pyo3::intern!(py, "context"), &context)?;
+            let (task, context) = match create_task.call(py, (call.clone_ref(py),), Some(&kwargs)) {
+                Ok(task) => (task, Some(context.unbind())),
+                // A task factory written before 3.11 (`factory(loop, coro)`).
+                Err(e) if e.is_instance_of::<PyTypeError>(py) => {
+                    (create_task.call1(py, (call.clone_ref(py),))?, None)
+                }
+                Err(e) => return Err(e),
+            };
             Ok(Self {
                 task,
                 call,
                 event_loop,
+                context,
             })
         };
         Some(make())
@@ -277,7 +295,23 @@ pub fn first_step(
         }
         Err(e) => return (Drive::Error(e), None),
     }
-    let drive = send(iter, &none);
+    let drive = match &standby.context {
+        Some(ctx) => {
+            // SAFETY: the GIL is held and `ctx` is a live Context; entering fails (with
+            // an exception set) only if it is already entered.
+            if unsafe { ffi::PyContext_Enter(ctx.as_ptr()) } < 0 {
+                Drive::Error(PyErr::fetch(py))
+            } else {
+                let drive = send(iter, &none);
+                // SAFETY: as above; `ctx` is the context entered just before.
+                if unsafe { ffi::PyContext_Exit(ctx.as_ptr()) } < 0 {
+                    PyErr::fetch(py).write_unraisable(py, None);
+                }
+                drive
+            }
+        }
+        None => send(iter, &none),
+    };
     if let Err(e) = switch.leave(py, &standby.event_loop, &standby.task) {
         e.write_unraisable(py, None);
     }
