@@ -14,7 +14,12 @@ show scaling; what is measured instead:
 3. Life cycle: from ``kill -9`` of a worker to a reply from its replacement, and from
    ``SIGTERM`` to the supervisor's exit (every worker gone), each over a few repeats.
 
-    python benches/server_workers.py [--rounds 15] [--duration 0.2] [--trials 20]
+With ``--pin``, the load generator runs on the first CPU and the servers (supervisor and
+workers) on the others: the server side then has the same CPUs with 1 worker as with 2, and
+CPU per message compares the work itself rather than how 3 busy processes share 2 cores.
+On 2 CPUs both workers share one core then; where there are more, each has its own.
+
+    python benches/server_workers.py [--rounds 15] [--duration 0.2] [--trials 20] [--pin]
 """
 
 from __future__ import annotations
@@ -41,6 +46,32 @@ from ferrosock.bench._serverbench import (
 )
 
 HEADLINE = Load("frame 64 B, 32 conns x 16 in flight", "frame", 64, 32, 16)
+
+
+class Cpus:
+    """Where the load generator and the servers run (``--pin``): servers started inside
+    ``for_servers()`` inherit its CPUs, the rest of this process (the load generator's
+    threads) runs on ``load``."""
+
+    def __init__(self, pin: bool) -> None:
+        cpus = sorted(os.sched_getaffinity(0))
+        self.pin = pin and len(cpus) > 1
+        self.all = set(cpus)
+        self.load = {cpus[0]} if self.pin else self.all
+        self.servers = set(cpus[1:]) if self.pin else self.all
+        os.sched_setaffinity(0, self.load)
+
+    def server(self, spec: ServerSpec) -> ServerProcess:
+        os.sched_setaffinity(0, self.servers)
+        try:
+            return ServerProcess(spec, "tcp4")
+        finally:
+            os.sched_setaffinity(0, self.load)
+
+    def describe(self) -> str:
+        if not self.pin:
+            return "not pinned"
+        return f"load generator on CPU {sorted(self.load)}, servers on {sorted(self.servers)}"
 
 
 def socket_count(pid: int) -> int:
@@ -137,13 +168,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--duration", type=float, default=0.2)
     p.add_argument("--trials", type=int, default=20)
     p.add_argument("--repeats", type=int, default=5, help="life-cycle repeats")
+    p.add_argument("--pin", action="store_true", help="load generator on its own CPU")
     args = p.parse_args(argv)
+    cpus = Cpus(args.pin)
     print(f"{os.uname().nodename}: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(f"CPUs: {cpus.describe()}")
     print(f"load average before: {os.getloadavg()[0]:.2f}")
 
     for balance in ("reuseport", "shared"):
         spec = ServerSpec(f"2 workers {balance}", "ferrosock", "frame", 2, balance)
-        proc = ServerProcess(spec, "tcp4")
+        proc = cpus.server(spec)
         try:
             proc.wait_ready()
             per_trial = balance_trials(proc, args.trials, args.duration)
@@ -162,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
         ServerSpec("1 worker", "ferrosock", "frame"),
         ServerSpec("2 workers", "ferrosock", "frame", 2, "reuseport"),
     ]
-    procs = {s.label: ServerProcess(s, "tcp4") for s in specs}
+    procs = {s.label: cpus.server(s) for s in specs}
     try:
         for proc in procs.values():
             proc.wait_ready()
