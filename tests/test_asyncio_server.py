@@ -934,6 +934,64 @@ def test_handlers_that_end_at_once_share_one_standby_task(loop_kind: str) -> Non
     run(loop_kind, main)
 
 
+class _TaskAtLog(logging.Filter):
+    """Records asyncio's current task whenever the server logs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tasks: list[Any] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.tasks.append(asyncio.current_task())
+        return True
+
+
+def test_the_server_logs_outside_the_standby_task(loop_kind: str) -> None:
+    """First steps of one dispatch share an entering of the standby task: it is left
+    before the server logs a failure, so a record carries no task, as asyncio's own."""
+    at_log = _TaskAtLog()
+    logger = logging.getLogger("ferrosock.server")
+    logger.addFilter(at_log)
+
+    async def handler(conn: Any, msg: bytes) -> bytes:
+        if msg == b"boom":
+            raise ValueError("boom")
+        return msg
+
+    async def datagram(msg: bytes, addr: Any) -> bytes:
+        if msg == b"boom":
+            raise ValueError("boom")
+        return msg
+
+    async def main() -> None:
+        async with fasyncio.Server(("127.0.0.1", 0), handler, framing="frame") as srv:
+            await srv.start_serving()
+            r, w = await open_client(srv)
+            w.write(framed(b"ok1") + framed(b"ok2") + framed(b"boom"))
+            assert [await read_frame(r) for _ in range(2)] == [b"ok1", b"ok2"]
+            assert await r.read() == b""
+            await close_client(w)
+        async with fasyncio.DatagramServer(("127.0.0.1", 0), datagram) as dsrv:
+            await dsrv.start_serving()
+            loop = asyncio.get_running_loop()
+            transport, proto = await loop.create_datagram_endpoint(
+                _DatagramClient, remote_addr=dsrv.server_address
+            )
+            try:
+                for m in (b"d1", b"boom", b"d2"):
+                    transport.sendto(m)
+                got = {await asyncio.wait_for(proto.got.get(), 10) for _ in range(2)}
+                assert got == {b"d1", b"d2"}
+            finally:
+                transport.close()
+
+    try:
+        run(loop_kind, main)
+    finally:
+        logger.removeFilter(at_log)
+    assert at_log.tasks == [None, None]
+
+
 REQUEST = contextvars.ContextVar("REQUEST", default=b"-")
 
 

@@ -99,7 +99,7 @@ enum TaskSwitch {
     Calls(Py<PyAny>, Py<PyAny>),
 }
 
-fn task_switch(py: Python<'_>) -> PyResult<&TaskSwitch> {
+fn task_switch(py: Python<'_>) -> PyResult<&'static TaskSwitch> {
     static SWITCH: PyOnceLock<TaskSwitch> = PyOnceLock::new();
     SWITCH.get_or_try_init(py, || {
         let tasks = py.import("asyncio.tasks")?;
@@ -258,69 +258,110 @@ impl Standby {
     }
 }
 
+/// The standby task entered as asyncio's current task, and its context as the current
+/// context, for a run of first steps (a connection's messages in one dispatch): entering
+/// is two dict operations that CPython 3.11-3.13 pay again and again otherwise. Left when
+/// a coroutine suspends (it goes to this task) or when dropped, before anything else runs.
+pub struct Entered<'py> {
+    py: Python<'py>,
+    standby: Option<Standby>,
+    switch: &'static TaskSwitch,
+    shared: Arc<LoopShared>,
+}
+
+impl<'py> Entered<'py> {
+    /// `None` outside asyncio, or when another task is running (a callback reached from a
+    /// coroutine's own code, such as `close()`): the steps are that task's then.
+    fn new(py: Python<'py>, shared: &Arc<LoopShared>) -> PyResult<Option<Self>> {
+        let switch = task_switch(py)?;
+        let existing = lock(&shared.standby).take();
+        let standby = match existing {
+            Some(s) if s.usable(py) => s,
+            _ => match Standby::new(py, shared) {
+                Some(s) => s?,
+                None => return Ok(None),
+            },
+        };
+        if !switch.enter(py, &standby.event_loop, &standby.task)? {
+            *lock(&shared.standby) = Some(standby);
+            return Ok(None);
+        }
+        if let Some(ctx) = &standby.context {
+            // SAFETY: the GIL is held and `ctx` is a live Context, entered nowhere else
+            // (its task is not running: the step is the loop's); entering fails, with an
+            // exception set, only for a context already entered.
+            if unsafe { ffi::PyContext_Enter(ctx.as_ptr()) } < 0 {
+                let err = PyErr::fetch(py);
+                if let Err(e) = switch.leave(py, &standby.event_loop, &standby.task) {
+                    e.write_unraisable(py, None);
+                }
+                *lock(&shared.standby) = Some(standby);
+                return Err(err);
+            }
+        }
+        Ok(Some(Self {
+            py,
+            standby: Some(standby),
+            switch,
+            shared: shared.clone(),
+        }))
+    }
+
+    /// Leaves the task and its context; the standby, for the caller.
+    fn leave(&mut self) -> Option<Standby> {
+        let standby = self.standby.take()?;
+        let py = self.py;
+        if let Some(ctx) = &standby.context {
+            // SAFETY: the GIL is held; `ctx` is the context `new` entered, and any context
+            // a first step entered in between it has exited again.
+            if unsafe { ffi::PyContext_Exit(ctx.as_ptr()) } < 0 {
+                PyErr::fetch(py).write_unraisable(py, None);
+            }
+        }
+        if let Err(e) = self.switch.leave(py, &standby.event_loop, &standby.task) {
+            e.write_unraisable(py, None);
+        }
+        Some(standby)
+    }
+}
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        if let Some(standby) = self.leave() {
+            *lock(&self.shared.standby) = Some(standby);
+        }
+    }
+}
+
 /// The first step of a callback's coroutine `iter`. From the loop's own callbacks (no
-/// task running) the step runs with the server's standby task as `asyncio.current_task()`,
+/// task running) the step runs with the server's standby task as `asyncio.current_task()`
+/// (entered into `entered`, which stays entered for the next first steps until dropped),
 /// and a coroutine that suspends comes back with that standby, which must carry it on
 /// (`Standby::hand_over`); inside a task (a handler's task dispatching the next message,
 /// or any other task calling into the server) the step is that task's.
-pub fn first_step(
-    py: Python<'_>,
+pub fn first_step<'py>(
+    py: Python<'py>,
     shared: &Arc<LoopShared>,
-    iter: &Bound<'_, PyAny>,
+    iter: &Bound<'py, PyAny>,
+    entered: &mut Option<Entered<'py>>,
 ) -> (Drive, Option<Standby>) {
     let none = py.None().into_bound(py);
     if IN_TASK_STEP.with(Cell::get) > 0 {
         return (send(iter, &none), None);
     }
-    let switch = match task_switch(py) {
-        Ok(s) => s,
-        Err(e) => return (Drive::Error(e), None),
-    };
-    let existing = lock(&shared.standby).take();
-    let standby = match existing {
-        Some(s) if s.usable(py) => s,
-        _ => match Standby::new(py, shared) {
-            Some(Ok(s)) => s,
-            Some(Err(e)) => return (Drive::Error(e), None),
-            None => return (send(iter, &none), None),
-        },
-    };
-    match switch.enter(py, &standby.event_loop, &standby.task) {
-        Ok(true) => {}
-        Ok(false) => {
-            // Another task is running (a callback reached from a coroutine's own code,
-            // such as `close()`): the step is that task's.
-            *lock(&shared.standby) = Some(standby);
-            return (send(iter, &none), None);
+    if entered.is_none() {
+        match Entered::new(py, shared) {
+            Ok(e) => *entered = e,
+            Err(e) => return (Drive::Error(e), None),
         }
-        Err(e) => return (Drive::Error(e), None),
     }
-    let drive = match &standby.context {
-        Some(ctx) => {
-            // SAFETY: the GIL is held and `ctx` is a live Context; entering fails (with
-            // an exception set) only if it is already entered.
-            if unsafe { ffi::PyContext_Enter(ctx.as_ptr()) } < 0 {
-                Drive::Error(PyErr::fetch(py))
-            } else {
-                let drive = send(iter, &none);
-                // SAFETY: as above; `ctx` is the context entered just before.
-                if unsafe { ffi::PyContext_Exit(ctx.as_ptr()) } < 0 {
-                    PyErr::fetch(py).write_unraisable(py, None);
-                }
-                drive
-            }
-        }
-        None => send(iter, &none),
-    };
-    if let Err(e) = switch.leave(py, &standby.event_loop, &standby.task) {
-        e.write_unraisable(py, None);
-    }
+    let drive = send(iter, &none);
     match drive {
-        Drive::Yield(_) => (drive, Some(standby)),
-        _ => {
-            *lock(&shared.standby) = Some(standby);
-            (drive, None)
+        Drive::Yield(_) => {
+            let standby = entered.take().and_then(|mut e| e.leave());
+            (drive, standby)
         }
+        _ => (drive, None),
     }
 }
 

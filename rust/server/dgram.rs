@@ -434,8 +434,12 @@ impl DgramLoop {
         let received = std::mem::take(&mut self.received);
         let handler = self.handler.bind(py).clone();
         let mut result = Ok(());
+        // Coroutine handlers' first steps share one entering of the standby task, left
+        // before anything is logged.
+        let mut entered = None;
         for (i, &(len, truncated)) in received.iter().enumerate() {
             if truncated {
+                drop(entered.take());
                 self.shared.dropped.fetch_add(1, Ordering::Relaxed);
                 log_warning(
                     py,
@@ -457,15 +461,17 @@ impl DgramLoop {
             };
             match handler
                 .call1((msg, addr))
-                .and_then(|r| self.settle(py, i, r))
+                .and_then(|r| self.settle(py, i, r, &mut entered))
             {
                 Ok(Some(reply)) => {
                     if let Err(e) = self.queue_reply(i, &reply) {
+                        drop(entered.take());
                         log_error(py, "handler returned an invalid reply", &e);
                     }
                 }
                 Ok(None) => {}
                 Err(e) if e.is_instance_of::<PyException>(py) => {
+                    drop(entered.take());
                     log_error(py, "handler raised", &e);
                 }
                 Err(e) => {
@@ -474,6 +480,7 @@ impl DgramLoop {
                 }
             }
         }
+        drop(entered);
         self.received = received;
         self.received.clear();
         result
@@ -486,6 +493,7 @@ impl DgramLoop {
         py: Python<'py>,
         i: usize,
         reply: Bound<'py, PyAny>,
+        entered: &mut Option<aio::Entered<'py>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let Some(iter) = aio::awaitable_iter(&reply) else {
             return Ok(Some(reply));
@@ -495,7 +503,7 @@ impl DgramLoop {
             Some(h) => h.create_task.clone_ref(py),
             None => return Err(super::stream::no_asyncio(&iter)),
         };
-        match aio::first_step(py, &self.shared, &iter) {
+        match aio::first_step(py, &self.shared, &iter, entered) {
             (Drive::Return(v), _) => Ok(Some(v.into_bound(py))),
             (Drive::Error(e), _) => Err(e),
             (Drive::Yield(y), standby) => {

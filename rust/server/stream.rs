@@ -1215,7 +1215,7 @@ impl StreamLoop {
                     if lock(&self.shared.hooks).is_none() {
                         return Err(no_asyncio(&iter));
                     }
-                    match aio::first_step(py, &self.shared, &iter) {
+                    match aio::first_step(py, &self.shared, &iter, &mut None) {
                         (Drive::Return(_), _) => Ok(()),
                         (Drive::Error(e), _) => Err(e),
                         (Drive::Yield(y), standby) => {
@@ -1272,6 +1272,7 @@ impl StreamLoop {
                 shared: &self.shared,
                 pipeline: self.cfg.pipeline,
                 adopt: &mut self.adopt,
+                entered: None,
             };
             call_each(
                 py,
@@ -1389,7 +1390,7 @@ impl StreamLoop {
             return Ok(());
         };
         let iter = iter?;
-        match aio::first_step(py, &self.shared, &iter) {
+        match aio::first_step(py, &self.shared, &iter, &mut None) {
             (Drive::Return(_), _) => Ok(()),
             (Drive::Error(e), _) => Err(e),
             (Drive::Yield(y), standby) => self
@@ -1411,11 +1412,13 @@ fn report_error(py: Python<'_>, what: &str, err: PyErr) -> PyResult<()> {
 }
 
 /// What `call_each` needs for handlers that return coroutines.
-struct AsyncCtx<'a> {
+struct AsyncCtx<'a, 'py> {
     tasks: &'a mut Tasks,
     shared: &'a Arc<LoopShared>,
     pipeline: usize,
     adopt: &'a mut Option<(u64, Option<Adopted>)>,
+    /// The standby task, entered for this dispatch's first steps (`aio::Entered`).
+    entered: Option<aio::Entered<'py>>,
 }
 
 impl Drop for StreamLoop {
@@ -1494,14 +1497,14 @@ fn take_local_pending(c: &mut Conn) -> bool {
     }
 }
 
-fn call_each(
-    py: Python<'_>,
+fn call_each<'py>(
+    py: Python<'py>,
     handler: &Py<PyAny>,
     pyconn: &Py<Connection>,
     c: &mut Conn,
     framing: &Framing,
     bytes: &mut MessageBytes,
-    ctx: &mut AsyncCtx<'_>,
+    ctx: &mut AsyncCtx<'_, 'py>,
 ) -> Outcome {
     let handler = Caller::new(handler.bind(py));
     let pyconn = pyconn.bind(py).as_any();
@@ -1547,12 +1550,12 @@ fn call_each(
 /// A reply that is not exact `bytes`, or one that must wait for earlier replies: a
 /// coroutine is run until it suspends (then it goes on as a task) or ends.
 #[cold]
-fn other_reply(
-    py: Python<'_>,
+fn other_reply<'py>(
+    py: Python<'py>,
     c: &mut Conn,
     framing: &Framing,
-    reply: Bound<'_, PyAny>,
-    ctx: &mut AsyncCtx<'_>,
+    reply: Bound<'py, PyAny>,
+    ctx: &mut AsyncCtx<'_, 'py>,
 ) -> PyResult<()> {
     let Some(iter) = aio::awaitable_iter(&reply) else {
         return queue_or_push(c, framing, reply);
@@ -1561,7 +1564,7 @@ fn other_reply(
     if lock(&ctx.shared.hooks).is_none() {
         return Err(no_asyncio(&iter));
     }
-    match aio::first_step(py, ctx.shared, &iter) {
+    match aio::first_step(py, ctx.shared, &iter, &mut ctx.entered) {
         (Drive::Return(v), _) => queue_or_push(c, framing, v.into_bound(py)),
         (Drive::Error(e), _) => Err(e),
         (Drive::Yield(y), standby) => {
