@@ -63,7 +63,14 @@ def seeds() -> dict[str, list[bytes]]:
         "inet_aton4": v4,
         "ipaddress": v4 + v6,
         "ipaddress_py": v4 + v6,
-        "addr_py": v4 + v6 + [bytes(range(16)), b"\x00" * 4, b"\xff" * 9, b"a\x00b"],
+        # addr_py: a family byte (0 aton, 1 pton, 2 ntoa, 3 ntop, 4 and 5 byte order), then
+        # its payload: the texts for the parsers, the byte strings for every family.
+        "addr_py": [bytes([f]) + t for t in v4 + v6 for f in (0, 1)]
+        + [
+            bytes([f]) + b
+            for b in (bytes(range(16)), b"\x00" * 4, b"\xff" * 9, b"a\x00b")
+            for f in range(6)
+        ],
         "struct_format": [f.encode() for f in FORMATS],
         # struct_pack: a format, a NUL, then the bytes its values and buffers come from.
         "struct_pack": [
@@ -141,9 +148,13 @@ def main() -> None:
     for target, cases in seeds().items():
         d = HERE / "seeds" / target
         d.mkdir(parents=True, exist_ok=True)
-        for case in cases:
-            (d / hashlib.sha1(case).hexdigest()).write_bytes(case)
-        print(f"{target}: {len(cases)} seeds")
+        names = {hashlib.sha1(case).hexdigest(): case for case in cases}
+        for stale in d.iterdir():
+            if stale.name not in names:  # from an earlier input layout
+                stale.unlink()
+        for name, case in names.items():
+            (d / name).write_bytes(case)
+        print(f"{target}: {len(names)} seeds")
 
 
 if __name__ == "__main__":
