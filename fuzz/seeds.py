@@ -32,6 +32,22 @@ BHILQN""".split(),
     *["3 i", "<h 2s", " ", "i\0", "\t<i\n"],
 ]
 
+# struct_pack cases: a format, a NUL, then the bytes its values and buffers come from.
+STRUCT_CASES = [
+    b"<hiq2s\0" + bytes(range(40)),
+    b"@bhilqnNefd?P\0" + bytes(range(200)),
+    b"!HHI\0\xff" * 3,
+    b"3p5p\0\x09abcdefgh\x00" * 2,
+    b"e\0\x00\x7c\x00\xfc\x01\x7e",
+    b">Q\0" + b"\xff" * 16,
+    b"=IB3x8s\0hello world 1234",
+    b"f d\0" + struct.pack("<fd", 1e38, -0.0),
+    b"0s0p0x\0",
+    b"10000000000s\0",
+    b"c?\0\x00\x02",
+    b"<n\0abc",
+]
+
 
 def frame_input(sel: int, max_size: int, cuts: bytes, stream: bytes) -> bytes:
     return bytes([sel]) + struct.pack("<I", max_size) + bytes([0, len(cuts)]) + cuts + stream
@@ -72,21 +88,9 @@ def seeds() -> dict[str, list[bytes]]:
             for f in range(6)
         ],
         "struct_format": [f.encode() for f in FORMATS],
-        # struct_pack: a format, a NUL, then the bytes its values and buffers come from.
-        "struct_pack": [
-            b"<hiq2s\0" + bytes(range(40)),
-            b"@bhilqnNefd?P\0" + bytes(range(200)),
-            b"!HHI\0\xff" * 3,
-            b"3p5p\0\x09abcdefgh\x00" * 2,
-            b"e\0\x00\x7c\x00\xfc\x01\x7e",
-            b">Q\0" + b"\xff" * 16,
-            b"=IB3x8s\0hello world 1234",
-            b"f d\0" + struct.pack("<fd", 1e38, -0.0),
-            b"0s0p0x\0",
-            b"10000000000s\0",
-            b"c?\0\x00\x02",
-            b"<n\0abc",
-        ],
+        # struct_pack: a family byte (0 round trip, 1 wrong values, 2 offsets, 3
+        # iteration) before each case.
+        "struct_pack": [bytes([f]) + case for case in STRUCT_CASES for f in range(4)],
         "frame_decoder": [
             frame_input(2, 1 << 20, b"", frames),  # "I": native order, 4 bytes
             frame_input(7, 1 << 20, bytes([0, 2, 5, 0]), frames),  # "!I", cut small
