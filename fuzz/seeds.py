@@ -78,7 +78,17 @@ def seeds() -> dict[str, list[bytes]]:
         "inet_pton6": v6 + v4,
         "inet_aton4": v4,
         "ipaddress": v4 + v6,
-        "ipaddress_py": v4 + v6,
+        # ipaddress_py: a family byte, then its payload: each text to the three families
+        # (properties, format(), network operations) of one constructor, byte strings to
+        # the integer, summarize, collapse and exclude families (30 to 35).
+        "ipaddress_py": [
+            bytes([i % 10 * 3 + aspect]) + t for i, t in enumerate(v4 + v6) for aspect in range(3)
+        ]
+        + [
+            bytes([f]) + b
+            for b in (bytes(range(16)), bytes(range(1, 18)), b"\xff" * 9, b"\x0a\x18\xc0\x10\x08")
+            for f in range(30, 36)
+        ],
         # addr_py: a family byte (0 aton, 1 pton, 2 ntoa, 3 ntop, 4 and 5 byte order), then
         # its payload: the texts for the parsers, the byte strings for every family.
         "addr_py": [bytes([f]) + t for t in v4 + v6 for f in (0, 1)]
