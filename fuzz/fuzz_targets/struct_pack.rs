@@ -3,7 +3,8 @@
 //!
 //! The codec converts Python objects, so this target needs Python: the fuzz binary links
 //! libpython and registers the crate's `_native` module as a built-in before starting the
-//! interpreter. Properties (all versus the stdlib): a format compiles or fails alike (same
+//! interpreter; the checker imports `ferrosock.struct` from the checkout's `python/`, whose
+//! import sets the running stdlib's rules. Properties (all versus the stdlib): a format compiles or fails alike (same
 //! size and `format`, or the same exception and message), on every input; then, for records
 //! of at most 4096 bytes, the input's first byte selects one family: any buffer unpacks to the same values, which pack back to
 //! the same bytes and unpack to them again; nearby, out-of-range and wrongly typed values

@@ -21,12 +21,20 @@ fuzzer's coverage feedback then steers between families); every family is one by
 
 import math
 import struct as std
+import sys
 from itertools import chain, compress, repeat
 from operator import is_, not_
 
 import _native
 
-FStruct = _native.Struct
+# Through the facade, as users import it: its import tells the native side which of the
+# running stdlib's rules (error messages that changed in 3.12, ...) to follow. `_native`
+# alone keeps 3.11's, and differs from a 3.12 or 3.13 stdlib.
+sys.modules.setdefault("ferrosock._native", _native)
+sys.path.insert(0, PYTHON_DIR)  # noqa: F821 - set by the fuzz target before this runs
+from ferrosock import struct as fstruct  # noqa: E402
+
+FStruct = fstruct.Struct
 MUTATED = 64  # values that `mutate` changes; packing stops at the first bad one anyway
 # Larger records are only compiled: a 50,000-value record costs milliseconds to unpack and
 # compare, and the codec's paths (code by code past 256 values) are all reached below this.
