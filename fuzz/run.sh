@@ -5,6 +5,9 @@
 #   fuzz/run.sh long [SECONDS] [TARGET...] SECONDS a target (default 3600), for `make fuzz`
 #   fuzz/run.sh build                      only build the targets
 # FUZZ_RUNS=N stops a target after N executions (libFuzzer's -runs) if that comes first.
+# FUZZ_TIMEOUT=S is libFuzzer's per-input -timeout (default 10 s). It is wall-clock time: a
+# run paused (SIGSTOP) for longer reports the input it was on as a timeout, so give runs
+# that may be paused for benchmarks a larger one.
 #
 # Installs cargo-fuzz if it is missing, builds every target with ASan, debug assertions and
 # overflow checks, then runs each with `nice -n 19` under `timeout`, from its working corpus
@@ -68,7 +71,8 @@ for t in "${targets[@]}"; do
   start=$SECONDS
   rc=0
   ASAN_OPTIONS=$asan timeout -k 10 $((secs + 120)) nice -n 19 "$bin/$t" \
-    -max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 "${extra[@]}" \
+    -max_total_time="$secs" -print_final_stats=1 -timeout="${FUZZ_TIMEOUT:-10}" \
+    -rss_limit_mb=2048 "${extra[@]}" \
     -artifact_prefix="artifacts/$t/" "corpus/$t" "seeds/$t" >"logs/$mode-$t.log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "logs/$mode-$t.log" | tail -1)
   printf '%-14s rc=%-3s %4ss  executions=%-10s corpus=%s\n' "$t" "$rc" $((SECONDS - start)) \

@@ -32,6 +32,22 @@ BHILQN""".split(),
     *["3 i", "<h 2s", " ", "i\0", "\t<i\n"],
 ]
 
+# struct_pack cases: a format, a NUL, then the bytes its values and buffers come from.
+STRUCT_CASES = [
+    b"<hiq2s\0" + bytes(range(40)),
+    b"@bhilqnNefd?P\0" + bytes(range(200)),
+    b"!HHI\0\xff" * 3,
+    b"3p5p\0\x09abcdefgh\x00" * 2,
+    b"e\0\x00\x7c\x00\xfc\x01\x7e",
+    b">Q\0" + b"\xff" * 16,
+    b"=IB3x8s\0hello world 1234",
+    b"f d\0" + struct.pack("<fd", 1e38, -0.0),
+    b"0s0p0x\0",
+    b"10000000000s\0",
+    b"c?\0\x00\x02",
+    b"<n\0abc",
+]
+
 
 def frame_input(sel: int, max_size: int, cuts: bytes, stream: bytes) -> bytes:
     return bytes([sel]) + struct.pack("<I", max_size) + bytes([0, len(cuts)]) + cuts + stream
@@ -62,24 +78,29 @@ def seeds() -> dict[str, list[bytes]]:
         "inet_pton6": v6 + v4,
         "inet_aton4": v4,
         "ipaddress": v4 + v6,
-        "ipaddress_py": v4 + v6,
-        "addr_py": v4 + v6 + [bytes(range(16)), b"\x00" * 4, b"\xff" * 9, b"a\x00b"],
-        "struct_format": [f.encode() for f in FORMATS],
-        # struct_pack: a format, a NUL, then the bytes its values and buffers come from.
-        "struct_pack": [
-            b"<hiq2s\0" + bytes(range(40)),
-            b"@bhilqnNefd?P\0" + bytes(range(200)),
-            b"!HHI\0\xff" * 3,
-            b"3p5p\0\x09abcdefgh\x00" * 2,
-            b"e\0\x00\x7c\x00\xfc\x01\x7e",
-            b">Q\0" + b"\xff" * 16,
-            b"=IB3x8s\0hello world 1234",
-            b"f d\0" + struct.pack("<fd", 1e38, -0.0),
-            b"0s0p0x\0",
-            b"10000000000s\0",
-            b"c?\0\x00\x02",
-            b"<n\0abc",
+        # ipaddress_py: a family byte, then its payload: each text to the three families
+        # (properties, format(), network operations) of one constructor, byte strings to
+        # the integer, summarize, collapse and exclude families (30 to 35).
+        "ipaddress_py": [
+            bytes([i % 10 * 3 + aspect]) + t for i, t in enumerate(v4 + v6) for aspect in range(3)
+        ]
+        + [
+            bytes([f]) + b
+            for b in (bytes(range(16)), bytes(range(1, 18)), b"\xff" * 9, b"\x0a\x18\xc0\x10\x08")
+            for f in range(30, 36)
         ],
+        # addr_py: a family byte (0 aton, 1 pton, 2 ntoa, 3 ntop, 4 and 5 byte order), then
+        # its payload: the texts for the parsers, the byte strings for every family.
+        "addr_py": [bytes([f]) + t for t in v4 + v6 for f in (0, 1)]
+        + [
+            bytes([f]) + b
+            for b in (bytes(range(16)), b"\x00" * 4, b"\xff" * 9, b"a\x00b")
+            for f in range(6)
+        ],
+        "struct_format": [f.encode() for f in FORMATS],
+        # struct_pack: a family byte (0 round trip, 1 wrong values, 2 offsets, 3
+        # iteration) before each case.
+        "struct_pack": [bytes([f]) + case for case in STRUCT_CASES for f in range(4)],
         "frame_decoder": [
             frame_input(2, 1 << 20, b"", frames),  # "I": native order, 4 bytes
             frame_input(7, 1 << 20, bytes([0, 2, 5, 0]), frames),  # "!I", cut small
@@ -141,9 +162,13 @@ def main() -> None:
     for target, cases in seeds().items():
         d = HERE / "seeds" / target
         d.mkdir(parents=True, exist_ok=True)
-        for case in cases:
-            (d / hashlib.sha1(case).hexdigest()).write_bytes(case)
-        print(f"{target}: {len(cases)} seeds")
+        names = {hashlib.sha1(case).hexdigest(): case for case in cases}
+        for stale in d.iterdir():
+            if stale.name not in names:  # from an earlier input layout
+                stale.unlink()
+        for name, case in names.items():
+            (d / name).write_bytes(case)
+        print(f"{target}: {len(names)} seeds")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 //! users call them, against the stdlib's `socket` in an embedded CPython
 //! (`py/addr_check.py`): the same results, or the same exception, message and errno, for
 //! `str`, `bytes` and buffer arguments, any address family number, any packed length and
-//! negative, too large and wrongly typed integers. The argument conversion and error layer
-//! of `addr.rs` is what the `inet_*` targets do not reach.
+//! negative, too large and wrongly typed integers. The input's first byte selects the
+//! function family checked (aton, pton, ntoa, ntop, 16-bit and 32-bit byte order), so one
+//! execution is a handful of calls and coverage steers between families. The argument
+//! conversion and error layer of `addr.rs` is what the `inet_*` targets do not reach.
 #![no_main]
 
 use std::sync::OnceLock;

@@ -4,10 +4,12 @@
 //! Like struct_pack this links libpython and registers the crate's `_native` module as a
 //! built-in; the facade is imported from the checkout's `python/` directory. Properties (all
 //! versus the stdlib): every constructor and factory on the input text gives an object of the
-//! same class, `str`, `repr`, properties and `format()` output, or the same exception and
+//! same class, `str` and `repr`, properties and `format()` output, or the same exception and
 //! message; networks agree on hosts, subnets and supernets; integers and (address, prefix)
 //! pairs, `summarize_address_range`, `collapse_addresses`, `address_exclude` and comparisons
-//! agree.
+//! agree. The input's first byte selects one family (a constructor and one of properties,
+//! formats, network operations; or integers, summaries (v4, v6), collapse, exclude): the
+//! stdlib's side is pure Python, so one family an execution is what keeps it fast.
 #![no_main]
 
 use std::sync::OnceLock;

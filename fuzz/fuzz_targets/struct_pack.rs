@@ -3,11 +3,13 @@
 //!
 //! The codec converts Python objects, so this target needs Python: the fuzz binary links
 //! libpython and registers the crate's `_native` module as a built-in before starting the
-//! interpreter. Properties (all versus the stdlib): a format compiles or fails alike (same
-//! size, or the same exception and message); any buffer unpacks to the same values; those
-//! values pack back to the same bytes, which unpack to them again; nearby, out-of-range and
-//! wrongly typed values give the same bytes or the same exception; `unpack_from`,
-//! `pack_into` at any offset and `iter_unpack` agree.
+//! interpreter; the checker imports `ferrosock.struct` from the checkout's `python/`, whose
+//! import sets the running stdlib's rules. Properties (all versus the stdlib): a format compiles or fails alike (same
+//! size and `format`, or the same exception and message), on every input; then, for records
+//! of at most 4096 bytes, the input's first byte selects one family: any buffer unpacks to the same values, which pack back to
+//! the same bytes and unpack to them again; nearby, out-of-range and wrongly typed values
+//! give the same bytes or the same exception; `unpack_from` and `pack_into` at any offset
+//! agree; `iter_unpack` agrees.
 #![no_main]
 
 use std::sync::OnceLock;
