@@ -1308,3 +1308,80 @@ def test_eager_task_factory() -> None:
             await close_client(w)
 
     run("asyncio", main)
+
+
+@pytest.mark.parametrize("pipeline", [1, 16])
+@pytest.mark.parametrize(
+    "loop_kind,factory",
+    [("asyncio", "default"), ("uvloop", "default"), ("asyncio", "eager")],
+)
+def test_sleep_0_resumes_after_what_was_scheduled_before_it(
+    loop_kind: str, factory: str, pipeline: int
+) -> None:
+    """`await asyncio.sleep(0)` in a handler gives the loop one iteration, as it does in a
+    task: a callback scheduled before it has run when it returns, one scheduled after it
+    has not. The server resumes handed-over handlers without a second iteration, and must
+    not resume them in the first (an eager task factory runs a new task's step at once)."""
+    if factory == "eager" and not hasattr(asyncio, "eager_task_factory"):
+        pytest.skip("eager tasks are 3.12+")
+    wrong: list[bytes] = []
+    iterations: list[int] = []
+
+    async def handler(conn: Any, msg: bytes) -> bytes:
+        if msg == b"now":
+            return msg
+        loop = asyncio.get_running_loop()
+        if msg == b"count":
+            # How many loop iterations one sleep(0) takes: a ticker scheduled just before
+            # it runs once per iteration.
+            ticks = [0]
+
+            def tick() -> None:
+                ticks[0] += 1
+                if ticks[0] < 10:
+                    loop.call_soon(tick)
+
+            loop.call_soon(tick)
+            await asyncio.sleep(0)
+            iterations.append(ticks[0])
+            return msg
+        ran: list[str] = []
+        loop.call_soon(ran.append, "before")
+        await asyncio.sleep(0)
+        if ran != ["before"]:
+            wrong.append(msg)
+        loop.call_soon(ran.append, "after")
+        await asyncio.sleep(0)
+        if ran != ["before", "after"]:
+            wrong.append(msg)
+        return msg[::-1]
+
+    async def main() -> None:
+        if factory == "eager":
+            asyncio.get_running_loop().set_task_factory(asyncio.eager_task_factory)
+        async with fasyncio.Server(
+            ("127.0.0.1", 0), handler, framing="frame", pipeline=pipeline
+        ) as srv:
+            await srv.start_serving()
+            clients = [await open_client(srv) for _ in range(4)]
+            # A handler that returns at once leaves the server's standby task unused;
+            # it parks, and the next handler to suspend is handed to it, woken by a
+            # callback scheduled after its yield.
+            r, w = clients[0]
+            for msg in (b"now", b"count", b"now", b"count"):
+                w.write(framed(msg))
+                assert await read_frame(r) == msg
+                await asyncio.sleep(0.01)
+            msgs = [b"m%d" % i for i in range(40)]
+            for _, w in clients:
+                w.write(b"".join(framed(m) for m in msgs))
+            for r, _ in clients:
+                assert [await read_frame(r) for _ in msgs] == [m[::-1] for m in msgs]
+            for _, w in clients:
+                await close_client(w)
+        asyncio.get_running_loop().set_task_factory(None)
+
+    run(loop_kind, main)
+    assert wrong == []
+    # As in a task: one iteration (a standby woken after the yield goes on at once).
+    assert iterations == [1, 1]

@@ -252,7 +252,16 @@ impl Standby {
         if let Some(fut) = parked {
             // A future already done means the task was cancelled while it waited: the
             // cancellation now reaches the handler, as it would have reached its task.
-            let _ = fut.call_method1(py, pyo3::intern!(py, "set_result"), (py.None(),));
+            if fut
+                .call_method1(py, pyo3::intern!(py, "set_result"), (py.None(),))
+                .is_ok()
+            {
+                // The task's wake-up is scheduled now, after everything the coroutine
+                // scheduled before it yielded.
+                if let Ok(mut call) = self.call.try_borrow_mut(py) {
+                    call.woken_after_yield = true;
+                }
+            }
         }
         Ok(self.task)
     }
@@ -500,6 +509,11 @@ pub struct HandlerCall {
     retired: bool,
     /// The future a standby waits on until it is handed a coroutine.
     parked: Option<Py<PyAny>>,
+    /// Handed its coroutine while parked (`Standby::hand_over`), and woken by a callback
+    /// scheduled after the coroutine's first yield. Not so for a standby whose first step
+    /// was scheduled when it was made, before that yield, nor for a new task, whose first
+    /// step may even be eager (`eager_task_factory`).
+    woken_after_yield: bool,
 }
 
 impl HandlerCall {
@@ -519,6 +533,7 @@ impl HandlerCall {
             standby: false,
             retired: false,
             parked: None,
+            woken_after_yield: false,
         }
     }
 
@@ -532,6 +547,7 @@ impl HandlerCall {
             standby: true,
             retired: false,
             parked: None,
+            woken_after_yield: false,
         }
     }
 
@@ -618,7 +634,12 @@ impl HandlerCall {
 
     fn step(&mut self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
         if let Some(first) = self.first.take() {
-            return Ok(Some(first));
+            // A bare `yield` (`asyncio.sleep(0)`) asks to go on after what is already
+            // scheduled. Woken after the yield, this step is that: yielding `None` again
+            // would cost the task one more iteration before the handler moves.
+            if !first.is_none(py) || !self.woken_after_yield {
+                return Ok(Some(first));
+            }
         }
         if self.standby {
             return self.park(py);
