@@ -973,10 +973,7 @@ def test_the_server_logs_outside_the_standby_task(loop_kind: str) -> None:
             await close_client(w)
         async with fasyncio.DatagramServer(("127.0.0.1", 0), datagram) as dsrv:
             await dsrv.start_serving()
-            loop = asyncio.get_running_loop()
-            transport, proto = await loop.create_datagram_endpoint(
-                _DatagramClient, remote_addr=dsrv.server_address
-            )
+            transport, proto = await datagram_client(dsrv.server_address)
             try:
                 for m in (b"d1", b"boom", b"d2"):
                     transport.sendto(m)
@@ -1124,10 +1121,7 @@ def test_coroutine_callbacks_start_in_a_task(loop_kind: str) -> None:
                 await asyncio.sleep(0.001)
         async with fasyncio.DatagramServer(("127.0.0.1", 0), datagram) as dsrv:
             await dsrv.start_serving()
-            loop = asyncio.get_running_loop()
-            transport, proto = await loop.create_datagram_endpoint(
-                _DatagramClient, remote_addr=dsrv.server_address
-            )
+            transport, proto = await datagram_client(dsrv.server_address)
             try:
                 transport.sendto(b"d")
                 assert await asyncio.wait_for(proto.got.get(), 10) == b"d"
@@ -1180,6 +1174,13 @@ class _DatagramClient(asyncio.DatagramProtocol):
         self.got.put_nowait(data)
 
 
+async def datagram_client(address: Any) -> tuple[asyncio.DatagramTransport, _DatagramClient]:
+    """A UDP endpoint connected to ``address`` whose datagrams queue up in ``proto.got``."""
+    return await asyncio.get_running_loop().create_datagram_endpoint(
+        _DatagramClient, remote_addr=address
+    )
+
+
 @pytest.mark.parametrize("kind", ["plain", "now", "suspends"])
 def test_datagram_server_replies(loop_kind: str, kind: str) -> None:
     async def suspends(msg: bytes, addr: Any) -> bytes:
@@ -1195,10 +1196,7 @@ def test_datagram_server_replies(loop_kind: str, kind: str) -> None:
     async def main() -> None:
         async with fasyncio.DatagramServer(("127.0.0.1", 0), handler) as srv:
             await srv.start_serving()
-            loop = asyncio.get_running_loop()
-            transport, proto = await loop.create_datagram_endpoint(
-                _DatagramClient, remote_addr=srv.server_address
-            )
+            transport, proto = await datagram_client(srv.server_address)
             try:
                 msgs = [b"%d" % i for i in range(10)]
                 for m in msgs:
@@ -1232,10 +1230,7 @@ def test_datagram_server_handler_errors_and_shutdown(loop_kind: str, server_log:
         srv = fasyncio.DatagramServer(("127.0.0.1", 0), handler)
         serving = asyncio.ensure_future(srv.serve_forever())
         await asyncio.sleep(0)
-        loop = asyncio.get_running_loop()
-        transport, proto = await loop.create_datagram_endpoint(
-            _DatagramClient, remote_addr=srv.server_address
-        )
+        transport, proto = await datagram_client(srv.server_address)
         try:
             transport.sendto(b"raise")
             transport.sendto(b"hang")
@@ -1267,10 +1262,7 @@ def test_datagram_server_stops_reading_at_max_pending() -> None:
 
         async with fasyncio.DatagramServer(("127.0.0.1", 0), handler, max_pending=3) as srv:
             await srv.start_serving()
-            loop = asyncio.get_running_loop()
-            transport, proto = await loop.create_datagram_endpoint(
-                _DatagramClient, remote_addr=srv.server_address
-            )
+            transport, proto = await datagram_client(srv.server_address)
             try:
                 for i in range(10):
                     transport.sendto(b"%d" % i)
