@@ -556,10 +556,12 @@ def test_oversized_frame_raises_frame_error(loop_kind):
                 await reader.read_frame()
             # Nothing was consumed: the offending header is still there to inspect.
             assert await reader.readexactly(4) == struct.pack("!I", 0xFFFFFFF0)
+            # A second writer on the same transport: closing `writer` closes it too.
+            narrow = fa.StreamWriter(
+                writer.transport, writer._protocol, None, writer._loop, header="!B"
+            )
             with pytest.raises(ValueError, match="too long for header"):
-                fa.StreamWriter(
-                    writer.transport, writer._protocol, None, writer._loop, header="!B"
-                ).write_frame(b"x" * 256)
+                narrow.write_frame(b"x" * 256)
             await close(writer)
 
     run(loop_kind, main)

@@ -383,7 +383,8 @@ def test_unix_stale_file_replaced_live_one_refused(tmp_path) -> None:
         f.write("keep")
     with pytest.raises(OSError):
         ferrosock.Server(path, echo)
-    assert open(path).read() == "keep"
+    with open(path) as f:
+        assert f.read() == "keep"
 
 
 def test_unix_bytes_path_and_pathlike(tmp_path) -> None:

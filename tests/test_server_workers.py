@@ -203,6 +203,9 @@ def supervisor(**opts: Any) -> Iterator[Supervisor]:
             sup.kill()
         # Whatever happened, no worker outlives the test.
         wait_for(lambda: not children(sup.pid), 5)
+        for pipe in (sup.proc.stdout, sup.proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def ask_pid(c: socket.socket) -> int:
