@@ -374,6 +374,43 @@ pub fn first_step<'py>(
     }
 }
 
+/// The error for a coroutine outside `ferrosock.asyncio` (the coroutine is closed unrun,
+/// so Python does not warn that it was never awaited).
+#[cold]
+pub fn no_asyncio(obj: &Bound<'_, PyAny>) -> PyErr {
+    if obj
+        .hasattr(pyo3::intern!(obj.py(), "close"))
+        .unwrap_or(false)
+    {
+        let _ = obj.call_method0(pyo3::intern!(obj.py(), "close"));
+    }
+    PyTypeError::new_err(
+        "a callback returned a coroutine: async handlers need ferrosock.asyncio.Server",
+    )
+}
+
+/// The task that carries on the suspended coroutine `iter` (which yielded `first`): the
+/// standby it started in (`first_step`), or a new asyncio task where it had none.
+pub fn carry_on(
+    py: Python<'_>,
+    shared: &Arc<LoopShared>,
+    standby: Option<Standby>,
+    iter: Bound<'_, PyAny>,
+    first: Py<PyAny>,
+    task_id: u64,
+    purpose: Purpose,
+) -> PyResult<Py<PyAny>> {
+    if let Some(s) = standby {
+        return s.hand_over(py, iter.unbind(), first, task_id, purpose);
+    }
+    let create_task = match lock(&shared.hooks).as_ref() {
+        Some(h) => h.create_task.clone_ref(py),
+        None => return Err(no_asyncio(&iter)),
+    };
+    let call = HandlerCall::new(iter.unbind(), first, task_id, purpose, shared.clone());
+    create_task.call1(py, (Py::new(py, call)?,))
+}
+
 /// The server stops using the asyncio loop: its standby task ends (at its next step), and
 /// is returned for `wait_closed()` to wait for.
 pub fn retire_standby(py: Python<'_>, shared: &LoopShared) -> Option<Py<PyAny>> {

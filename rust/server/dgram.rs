@@ -12,7 +12,7 @@ use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::aio::{self, Drive, HandlerCall, Purpose};
+use super::aio::{self, Drive, Purpose};
 use super::conn::Framing;
 use super::shared::{lock, LoopShared};
 use super::sys::{self, Epoll, Errno, SockAddr};
@@ -499,29 +499,17 @@ impl DgramLoop {
             return Ok(Some(reply));
         };
         let iter = iter?;
-        let create_task = match lock(&self.shared.hooks).as_ref() {
-            Some(h) => h.create_task.clone_ref(py),
-            None => return Err(super::stream::no_asyncio(&iter)),
-        };
+        if lock(&self.shared.hooks).is_none() {
+            return Err(aio::no_asyncio(&iter));
+        }
         match aio::first_step(py, &self.shared, &iter, entered) {
             (Drive::Return(v), _) => Ok(Some(v.into_bound(py))),
             (Drive::Error(e), _) => Err(e),
             (Drive::Yield(y), standby) => {
                 self.next_task += 1;
                 let id = self.next_task;
-                let task = match standby {
-                    Some(s) => s.hand_over(py, iter.unbind(), y, id, Purpose::Datagram)?,
-                    None => {
-                        let call = HandlerCall::new(
-                            iter.unbind(),
-                            y,
-                            id,
-                            Purpose::Datagram,
-                            self.shared.clone(),
-                        );
-                        create_task.call1(py, (Py::new(py, call)?,))?
-                    }
-                };
+                let task =
+                    aio::carry_on(py, &self.shared, standby, iter, y, id, Purpose::Datagram)?;
                 self.tasks.insert(id, (task, self.raddrs[i].clone()));
                 Ok(None)
             }

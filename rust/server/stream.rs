@@ -16,7 +16,7 @@ use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-use super::aio::{self, Adopted, Completion, Drive, HandlerCall, Purpose, Standby};
+use super::aio::{self, Adopted, Completion, Drive, Purpose, Standby};
 use super::call::{Caller, MessageBytes};
 use super::conn::{decode, CloseReason, Conn, Flight, Framing, Phase};
 use super::shared::{lock, ConnShared, DispatchGuard, LoopShared};
@@ -91,20 +91,7 @@ impl Tasks {
     ) -> PyResult<u64> {
         self.next_id += 1;
         let id = self.next_id;
-        let task = match standby {
-            Some(s) => s.hand_over(py, iter.unbind(), first, id, purpose)?,
-            None => {
-                let create_task = match lock(&shared.hooks).as_ref() {
-                    Some(h) => h.create_task.clone_ref(py),
-                    None => return Err(no_asyncio(&iter)),
-                };
-                let call = Py::new(
-                    py,
-                    HandlerCall::new(iter.unbind(), first, id, purpose, shared.clone()),
-                )?;
-                create_task.call1(py, (call,))?
-            }
-        };
+        let task = aio::carry_on(py, shared, standby, iter, first, id, purpose)?;
         self.map.insert(id, (task, purpose));
         Ok(id)
     }
@@ -121,21 +108,6 @@ impl Tasks {
     pub fn all(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
         self.map.values().map(|(t, _)| t.clone_ref(py)).collect()
     }
-}
-
-/// The error for a coroutine outside `ferrosock.asyncio` (the coroutine is closed unrun,
-/// so Python does not warn that it was never awaited).
-#[cold]
-pub fn no_asyncio(obj: &Bound<'_, PyAny>) -> PyErr {
-    if obj
-        .hasattr(pyo3::intern!(obj.py(), "close"))
-        .unwrap_or(false)
-    {
-        let _ = obj.call_method0(pyo3::intern!(obj.py(), "close"));
-    }
-    PyTypeError::new_err(
-        "a callback returned a coroutine: async handlers need ferrosock.asyncio.Server",
-    )
 }
 
 struct Slot {
@@ -1213,7 +1185,7 @@ impl StreamLoop {
                 Some(iter) => {
                     let iter = iter?;
                     if lock(&self.shared.hooks).is_none() {
-                        return Err(no_asyncio(&iter));
+                        return Err(aio::no_asyncio(&iter));
                     }
                     match aio::first_step(py, &self.shared, &iter, &mut None) {
                         (Drive::Return(_), _) => Ok(()),
@@ -1562,7 +1534,7 @@ fn other_reply<'py>(
     };
     let iter = iter?;
     if lock(&ctx.shared.hooks).is_none() {
-        return Err(no_asyncio(&iter));
+        return Err(aio::no_asyncio(&iter));
     }
     match aio::first_step(py, ctx.shared, &iter, &mut ctx.entered) {
         (Drive::Return(v), _) => queue_or_push(c, framing, v.into_bound(py)),
