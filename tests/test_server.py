@@ -1108,3 +1108,28 @@ def test_chaos_clients_do_not_break_the_server(caplog) -> None:
         wait_for(lambda: srv.connection_count == 0, what="chaos connections closed")
     gc.collect()
     assert open_fds() == fds
+
+
+def test_coroutine_handler_outside_asyncio_is_a_clear_error(recwarn) -> None:
+    """`ferrosock.Server` runs no event loop: an `async def` handler's coroutine is closed
+    unrun (no "never awaited" warning) and its connection gets the error."""
+    reported: list[object] = []
+
+    async def handler(conn: ferrosock.Connection, msg: bytes) -> bytes:
+        return msg
+
+    srv = ferrosock.Server(
+        ("127.0.0.1", 0),
+        handler,  # type: ignore[arg-type]
+        framing="frame",
+        on_disconnect=lambda conn, exc: reported.append(exc),
+    )
+    with running(srv):
+        with connect(srv) as c:
+            c.sendall(frame(b"x"))
+            assert recv_until_eof(c) == b""
+        wait_for(lambda: reported, what="disconnect report")
+    assert isinstance(reported[0], TypeError)
+    assert "async handlers need ferrosock.asyncio.Server" in str(reported[0])
+    gc.collect()
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]

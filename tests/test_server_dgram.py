@@ -193,3 +193,26 @@ def test_unix_datagram_from_unbound_client(tmp_path) -> None:
         c.sendto(b"hi", path)
         wait_for(lambda: seen, what="datagram")
     assert seen == [expected]
+
+
+def test_coroutine_handler_outside_asyncio_is_a_clear_error(caplog, recwarn) -> None:
+    """As for `ferrosock.Server`: the coroutine is closed unrun and the error logged; the
+    server goes on."""
+
+    async def handler(msg: bytes, address: object) -> bytes:
+        return msg
+
+    srv = ferrosock.DatagramServer(("127.0.0.1", 0), handler)  # type: ignore[arg-type]
+    with caplog.at_level(logging.ERROR, logger="ferrosock.server"), running(srv):
+        with _client(srv) as c:
+            c.sendto(b"a", srv.server_address)
+            c.sendto(b"b", srv.server_address)
+            wait_for(lambda: len(caplog.records) >= 2, what="two error reports")
+    errors = [r.exc_info[1] for r in caplog.records if r.exc_info]
+    assert len(errors) == 2
+    assert all(isinstance(e, TypeError) for e in errors)
+    assert all("async handlers need ferrosock.asyncio.Server" in str(e) for e in errors)
+    del errors
+    caplog.clear()
+    gc.collect()
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]
